@@ -1,0 +1,44 @@
+"""Exception hierarchy (API.md section 1).
+
+ReplyError and ProtocolError are always our own classes under PyRedisError,
+whether or not hiredis is installed (upstream swapped in hiredis' classes,
+which made ``except`` clauses depend on the environment).
+"""
+
+__all__ = [
+    "PyRedisError",
+    "PyRedisConnError",
+    "PyRedisConnReadTimeout",
+    "PyRedisConnClosed",
+    "PyRedisURLError",
+    "ProtocolError",
+    "ReplyError",
+]
+
+
+class PyRedisError(Exception):
+    """Base class of every error pyredis raises on purpose."""
+
+
+class PyRedisURLError(PyRedisError):
+    """get_by_url(): bad scheme, host list or options."""
+
+
+class PyRedisConnError(PyRedisError):
+    """Connect failure, reset, broken pipe, or use after close."""
+
+
+class PyRedisConnReadTimeout(PyRedisError):
+    """No reply within read_timeout (deliberately not a PyRedisConnError)."""
+
+
+class PyRedisConnClosed(PyRedisError):
+    """The peer closed the connection while we were reading."""
+
+
+class ReplyError(PyRedisError):
+    """The server answered with an error reply ("-ERR ...")."""
+
+
+class ProtocolError(PyRedisError):
+    """The byte stream is not valid RESP."""

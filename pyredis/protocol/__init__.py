@@ -1,0 +1,17 @@
+"""RESP protocol layer: Reader (parser), writer / pack_command, to_bytes.
+
+The compiled or the pure-Python twin of each module is chosen once, here.
+"""
+from pyredis._twins import import_twin
+from pyredis.exceptions import ProtocolError, ReplyError
+from pyredis.protocol._types import PushNotification
+
+_reader = import_twin(__name__, "_reader")
+_writer = import_twin(__name__, "_writer")
+
+Reader = _reader.Reader
+writer = _writer.writer
+pack_command = _writer.pack_command
+to_bytes = _writer.to_bytes
+
+__all__ = ["to_bytes", "Reader", "writer"]
