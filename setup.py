@@ -26,7 +26,13 @@ CPYTHON = sys.implementation.name == "cpython"
 def _extensions():
     if NO_EXTENSIONS or not CPYTHON:
         return []
-    from Cython.Build import cythonize
+    try:
+        from Cython.Build import cythonize
+    except ImportError as exc:  # only without build isolation: pip always installs Cython
+        if REQUIRE_EXTENSIONS:
+            raise
+        _warn_pure("Cython is not installed (%s)" % (exc,))
+        return []
 
     debug = _flag("PYREDIS_CYTHON_DEBUG")
     directives = {
@@ -45,28 +51,53 @@ def _extensions():
     )
 
 
+def _warn_pure(reason):
+    sys.stderr.write(
+        "\nWARNING: pyredis: the compiled extensions were not built: %s.\n"
+        "WARNING: pyredis: installing the pure-Python implementation (same API, slower;"
+        " pyredis.COMPILED will be False).\n"
+        "WARNING: pyredis: set PYREDIS_REQUIRE_EXTENSIONS=1 to make this an error.\n\n" % reason
+    )
+
+
 class OptionalBuildExt(build_ext):
-    """Fall back to the pure-Python twins when the compiler fails."""
+    """Fall back to the pure-Python twins when the compiler fails.
+
+    Failures are collected and reported in ONE warning at the end; the modules
+    that failed are dropped from ``self.extensions`` so that in-place copies,
+    editable installs and the wheel's file list only see modules that exist
+    (the twin selector then imports their ``_py`` twins).
+    """
 
     def run(self):
+        self._failed = []
         try:
             super().run()
-        except Exception as exc:  # no compiler at all
-            self._fallback(exc)
+        except Exception as exc:  # no usable compiler at all: nothing was built
+            if REQUIRE_EXTENSIONS:
+                raise
+            self._failed = [(ext.name, exc) for ext in self.extensions]
+            self.extensions = []
+        if self._failed:
+            names = ", ".join(name for name, _ in self._failed)
+            first = self._failed[0][1]
+            detail = str(first)
+            if len(detail) > 160:  # a failed compiler command line is long; its head says enough
+                detail = detail[:157] + "..."
+            _warn_pure("%s failed to compile (%s: %s)" % (names, type(first).__name__, detail))
+
+    def build_extensions(self):
+        super().build_extensions()
+        failed = {name for name, _ in self._failed}
+        self.extensions = [ext for ext in self.extensions if ext.name not in failed]
 
     def build_extension(self, ext):
         try:
             super().build_extension(ext)
         except Exception as exc:  # this module did not compile
-            self._fallback(exc)
-
-    def _fallback(self, exc):
-        if REQUIRE_EXTENSIONS:
-            raise
-        sys.stderr.write(
-            "WARNING: pyredis compiled extensions could not be built (%s); "
-            "installing the pure-Python implementation.\n" % (exc,)
-        )
+            if REQUIRE_EXTENSIONS:
+                raise
+            self._failed.append((ext.name, exc))
 
 
 setup(ext_modules=_extensions(), cmdclass={"build_ext": OptionalBuildExt})

@@ -1,9 +1,37 @@
 """pyredis: a Redis client with compiled hot paths and pure-Python twins.
 
-(Skeleton: the connection/client/pool helper fills in the public names.)
+``pyredis.IMPLEMENTATION`` says which twins are active: ``"compiled"`` or
+``"pure"`` (``PYREDIS_NO_EXTENSIONS=1`` at import forces the pure ones);
+``pyredis.COMPILED`` is the same as a bool.
 """
-from pyredis import protocol  # noqa: F401  (imports the twins)
+from pyredis import protocol  # noqa: F401  (chooses the protocol twins)
+from pyredis.client import Client, PubSubClient
+from pyredis.exceptions import (
+    ProtocolError,
+    PyRedisConnClosed,
+    PyRedisConnError,
+    PyRedisConnReadTimeout,
+    PyRedisError,
+    PyRedisURLError,  # noqa: F401  (importable, not in __all__, as upstream)
+    ReplyError,
+)
+from pyredis.pool import Pool  # chooses the pool-core twin
+from pyredis.url import get_by_url
 from pyredis._twins import all_compiled
-from pyredis.exceptions import *  # noqa: F401,F403
 
+# Evaluated after every twin has been chosen (protocol and pool core above).
 COMPILED = all_compiled()
+IMPLEMENTATION = "compiled" if COMPILED else "pure"
+
+__all__ = [
+    "get_by_url",
+    "Client",
+    "PubSubClient",
+    "Pool",
+    "PyRedisError",
+    "PyRedisConnError",
+    "PyRedisConnReadTimeout",
+    "PyRedisConnClosed",
+    "ProtocolError",
+    "ReplyError",
+]

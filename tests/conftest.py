@@ -84,3 +84,27 @@ def redis(redis_server):
     """The plain server, emptied before the test."""
     redis_server.flushall()
     return redis_server
+
+
+@pytest.fixture(scope="session")
+def redis_tls_server(tmp_path_factory):
+    """A redis-server with a TLS port (``tls_port``) whose certificate is signed by
+    a throwaway CA made with trustme; ``ca_file`` / ``ca`` are that CA (PEM path /
+    trustme.CA, whose ``configure_trust(ctx)`` makes an SSLContext trust it).
+    Plain TCP stays on ``port``."""
+    import trustme
+
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1", "localhost")
+    folder = tmp_path_factory.mktemp("tls")
+    paths = {name: str(folder / (name + ".pem")) for name in ("cert", "key", "ca")}
+    cert.cert_chain_pems[0].write_to_path(paths["cert"])
+    for extra in cert.cert_chain_pems[1:]:
+        extra.write_to_path(paths["cert"], append=True)
+    cert.private_key_pem.write_to_path(paths["key"])
+    ca.cert_pem.write_to_path(paths["ca"])
+    server = _start(tls=paths, unix=False)
+    server.ca = ca
+    server.ca_file = paths["ca"]
+    yield server
+    server.stop()

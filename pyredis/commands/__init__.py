@@ -1,0 +1,24 @@
+"""Command mixins: one method per Redis command, each forwarding its
+arguments untouched to ``self.execute`` (API.md section 7).
+
+The methods are built in ``_build.py``, which holds the routing rules.
+"""
+from pyredis.commands.base import BaseCommand
+from pyredis.commands.connection import Connection
+from pyredis.commands.geo import Geo
+from pyredis.commands.hash import Hash
+from pyredis.commands.hyperloglog import HyperLogLog
+from pyredis.commands.key import Key
+from pyredis.commands.list import List
+from pyredis.commands.publish import Publish
+from pyredis.commands.scripting import Scripting
+from pyredis.commands.set import Set
+from pyredis.commands.sset import SSet
+from pyredis.commands.string import String
+from pyredis.commands.subscribe import Subscribe
+from pyredis.commands.transaction import Transaction
+
+__all__ = [
+    "BaseCommand", "Connection", "Geo", "Hash", "HyperLogLog", "Key", "List",
+    "Publish", "Scripting", "Set", "SSet", "String", "Subscribe", "Transaction",
+]

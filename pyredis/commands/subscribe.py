@@ -1,0 +1,14 @@
+"""Subscriber-mode commands (PubSubClient): written only, never read here."""
+from pyredis.commands._build import subscriber
+
+__all__ = ["Subscribe"]
+
+
+class Subscribe:
+    def write(self, *args):
+        raise NotImplementedError("subscriber classes implement write()")
+
+    psubscribe = subscriber("psubscribe", b"PSUBSCRIBE")
+    punsubscribe = subscriber("punsubscribe", b"PUNSUBSCRIBE")
+    subscribe = subscriber("subscribe", b"SUBSCRIBE")
+    unsubscribe = subscriber("unsubscribe", b"UNSUBSCRIBE")

@@ -1,0 +1,367 @@
+"""Connection: one socket to one Redis server, and the RESP read loop.
+
+This module is the bottom of the standalone data path::
+
+    Client.execute -> Connection.execute -> pack_command, sendall, recv_into/feed/gets
+
+Rules it keeps (DESIGN.md, "Reliability rules"):
+
+* A connection is connected lazily, on first use, and never reconnects: once
+  closed (by ``close()`` or by any failure) every use raises
+  ``PyRedisConnError("Connection Gone")``.
+* Any failure between sending a command and having its whole reply (timeout,
+  reset, EOF, protocol error, even KeyboardInterrupt) closes the connection,
+  so a pool never gets back a socket with unread bytes on it.  The one
+  exception is ``read(close_on_timeout=False)`` timing out while nothing of a
+  reply is buffered: that is PubSub polling, and the stream is still in sync.
+* Any failure while writing closes the connection (part of a command may have
+  been sent) and raises ``PyRedisConnError``.
+"""
+import os
+import socket
+import ssl as _ssl
+import struct
+import sys
+import weakref
+
+from pyredis.exceptions import (
+    ProtocolError,
+    PyRedisConnClosed,
+    PyRedisConnError,
+    PyRedisConnReadTimeout,
+    PyRedisError,
+    ReplyError,
+)
+from pyredis.protocol import Reader, pack_command
+
+# recv_into() target; one per connection, allocated at connect time.
+READ_BUFFER_SIZE = 64 * 1024
+
+# On Linux a plain (non-TLS) socket is kept in blocking mode and the read
+# timeout is enforced by the kernel (SO_RCVTIMEO / SO_SNDTIMEO).  With a
+# Python-level timeout every recv/send is preceded by a poll() syscall; this
+# halves the syscalls per command.  A kernel timeout surfaces as EAGAIN
+# (BlockingIOError).  Elsewhere, and for TLS, sock.settimeout() is used.
+KERNEL_TIMEOUTS = sys.platform.startswith("linux")
+
+_TIMEOUT_ERRORS = (socket.timeout, BlockingIOError)
+
+# Live connections, so that a forked child can drop the sockets it inherited
+# (it must never talk on the parent's streams).
+_LIVE = weakref.WeakSet()
+
+
+def _drop_inherited_connections():
+    for conn in list(_LIVE):
+        try:
+            conn.close()
+        except Exception:  # never break os.fork() over a cleanup
+            pass
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_drop_inherited_connections)
+
+
+def _timeval(seconds):
+    whole = int(seconds)
+    micros = int((seconds - whole) * 1e6)
+    if not whole and not micros:
+        micros = 1  # a zero timeval would mean "block forever"
+    return struct.pack("ll", whole, micros)
+
+
+class Connection:
+    """One connection to a Redis server, over TCP (optionally TLS) or a unix socket.
+
+    No I/O happens in the constructor; the socket is opened on first use.
+    """
+
+    def __init__(self, host=None, port=6379, unix_sock=None, database=None, password=None,
+                 encoding=None, conn_timeout=2, read_only=False, read_timeout=2,
+                 sentinel=False, username=None, ssl=False, ssl_context=None):
+        if bool(host) == bool(unix_sock):
+            raise PyRedisError("Exactly one of host or unix_sock must be given")
+        if (ssl or ssl_context is not None) and not host:
+            raise PyRedisError("TLS (ssl/ssl_context) needs a host, not a unix socket")
+        self.host = host
+        self.port = port
+        self.unix_sock = unix_sock
+        self.database = database
+        self.password = password
+        self.username = username
+        self._encoding = encoding
+        self._conn_timeout = conn_timeout
+        self._read_timeout = read_timeout
+        self._read_only = read_only
+        self._sentinel = sentinel
+        self._ssl = bool(ssl)
+        self._ssl_context = ssl_context
+        self._sock = None
+        self._reader = None
+        self._buf = None
+        self._closed = False
+
+    @property
+    def closed(self):
+        return self._closed
+
+    # -- connecting --------------------------------------------------------
+    def _connect(self):
+        """Open the socket, authenticate, select; return the socket."""
+        if self._closed:
+            raise PyRedisConnError("Connection Gone")
+        # Everything that can fail on bad settings (an unknown encoding, an
+        # unpackable password) fails before a socket exists.
+        reader = Reader(encoding=self._encoding) if self._encoding else Reader()
+        handshake = self._handshake_commands()
+        handshake_data = b"".join([pack_command(cmd) for cmd in handshake])
+        sock = self._open_socket()
+        self._sock = sock
+        self._reader = reader
+        _LIVE.add(self)
+        self._buf = bytearray(READ_BUFFER_SIZE)
+        if handshake:
+            # One round trip for AUTH + SELECT + READONLY.
+            self._send(handshake_data)
+            for reply in self.read_replies(len(handshake)):
+                if isinstance(reply, ReplyError):
+                    self.close()
+                    raise reply
+        return sock
+
+    def _open_socket(self):
+        timeout = self._conn_timeout
+        tls = self._ssl or self._ssl_context is not None
+        sock = None
+        try:
+            if self.unix_sock:
+                target = self.unix_sock
+                sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                sock.settimeout(timeout)
+                sock.connect(self.unix_sock)
+            else:
+                target = "%s:%s" % (self.host, self.port)
+                sock = socket.create_connection((self.host, self.port), timeout=timeout)
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                if tls:
+                    sock = self._wrap_tls(sock)
+            self._apply_read_timeout(sock, tls)
+        except (OSError, OverflowError, ValueError, TypeError) as exc:
+            if sock is not None:
+                sock.close()
+            self.close()
+            raise PyRedisConnError("Failed to connect to %s: %s" % (target, exc)) from exc
+        return sock
+
+    def _wrap_tls(self, sock):
+        context = self._ssl_context
+        if context is None:
+            context = self._ssl_context = _ssl.create_default_context()
+        host = self.host
+        if isinstance(host, (bytes, bytearray)):
+            host = host.decode("ascii")
+        try:
+            return context.wrap_socket(sock, server_hostname=host)
+        except BaseException:
+            sock.close()
+            raise
+
+    def _apply_read_timeout(self, sock, tls):
+        timeout = self._read_timeout
+        if KERNEL_TIMEOUTS and not tls and timeout is not None and 0 < timeout < 2 ** 31:
+            sock.settimeout(None)
+            tv = _timeval(timeout)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, tv)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, tv)
+        else:
+            sock.settimeout(timeout)
+
+    def _handshake_commands(self):
+        cmds = []
+        if self.password:
+            if self.username:
+                cmds.append((b"AUTH", self.username, self.password))
+            else:
+                cmds.append((b"AUTH", self.password))
+        if not self._sentinel:
+            # A new connection starts on database 0: SELECT 0 would be a no-op.
+            if self.database is not None and self.database != 0:
+                cmds.append((b"SELECT", self.database))
+            if self._read_only:
+                cmds.append((b"READONLY",))
+        return cmds
+
+    # -- closing -----------------------------------------------------------
+    def close(self):
+        """Close the socket for good.  Idempotent."""
+        self._closed = True
+        sock = self._sock
+        self._sock = None
+        self._reader = None
+        self._buf = None
+        if sock is not None:
+            _LIVE.discard(self)
+            try:
+                sock.close()
+            except OSError:
+                pass
+
+    # -- writing -----------------------------------------------------------
+    def write(self, *args):
+        """Send one command; do not read its reply."""
+        self._send(pack_command(args))
+
+    def _send(self, data):
+        sock = self._sock
+        if sock is None:
+            sock = self._connect()
+        try:
+            sock.sendall(data)
+        except BaseException as exc:
+            # Part of the command may be on the wire: the stream is unusable.
+            self.close()
+            if isinstance(exc, Exception):
+                raise PyRedisConnError("Write failed: %s" % (exc,)) from exc
+            raise
+
+    # -- reading -----------------------------------------------------------
+    def execute(self, *args):
+        """Send one command and return its reply; an error reply is raised.
+
+        The hot path: one pack, one sendall, then recv_into/feed/gets until the
+        reply is complete.  Assumes no reply is outstanding.
+        """
+        data = pack_command(args)  # bad arguments raise here, before any I/O
+        sock = self._sock
+        if sock is None:
+            sock = self._connect()
+        try:
+            sock.sendall(data)
+        except BaseException as exc:
+            self.close()
+            if isinstance(exc, Exception):
+                raise PyRedisConnError("Write failed: %s" % (exc,)) from exc
+            raise
+        reader = self._reader
+        buf = self._buf
+        try:
+            while True:
+                n = sock.recv_into(buf)
+                if not n:
+                    raise PyRedisConnClosed("Connection closed by the server")
+                reader.feed(buf, 0, n)
+                reply = reader.gets()
+                if reply is not False:
+                    break
+        except BaseException as exc:
+            err = self._read_failed(exc, True)
+            if err is None:
+                raise
+            raise err from exc
+        if reply.__class__ is ReplyError:
+            raise reply
+        return reply
+
+    def read(self, close_on_timeout=True, raise_on_result_err=True):
+        """Return the next reply (raising it if it is an error reply and raise_on_result_err)."""
+        sock = self._sock
+        if sock is None:
+            sock = self._connect()
+        reader = self._reader
+        buf = self._buf
+        try:
+            reply = reader.gets()
+            while reply is False:
+                n = sock.recv_into(buf)
+                if not n:
+                    raise PyRedisConnClosed("Connection closed by the server")
+                reader.feed(buf, 0, n)
+                reply = reader.gets()
+        except BaseException as exc:
+            err = self._read_failed(exc, close_on_timeout)
+            if err is None:
+                raise
+            raise err from exc
+        if raise_on_result_err and isinstance(reply, Exception):
+            raise reply
+        return reply
+
+    def read_replies(self, count, out=None):
+        """Read ``count`` replies in one loop; error replies are returned, not raised.
+
+        Appends to ``out`` when given (None is returned), else returns a new list.
+        """
+        result = [] if out is None else out
+        append = result.append
+        sock = self._sock
+        if sock is None:
+            sock = self._connect()
+        reader = self._reader
+        gets = reader.gets
+        feed = reader.feed
+        recv_into = sock.recv_into
+        buf = self._buf
+        try:
+            while count:
+                reply = gets()
+                if reply is False:
+                    n = recv_into(buf)
+                    if not n:
+                        raise PyRedisConnClosed("Connection closed by the server")
+                    feed(buf, 0, n)
+                else:
+                    append(reply)
+                    count -= 1
+        except BaseException as exc:
+            err = self._read_failed(exc, True)
+            if err is None:
+                raise
+            raise err from exc
+        return result if out is None else None
+
+    def execute_many(self, data, count, out=None):
+        """Send pre-packed ``data`` holding ``count`` commands; read their replies.
+
+        One sendall and one read loop for the whole batch (bulk mode).
+        """
+        self._send(data)
+        return self.read_replies(count, out)
+
+    def _read_failed(self, exc, close_on_timeout):
+        """Map a failure inside a read loop; return the exception to raise (None: re-raise).
+
+        Closes the connection unless this is a timeout the caller wants to survive
+        and the reader holds nothing of a partial reply.
+        """
+        if isinstance(exc, _TIMEOUT_ERRORS):
+            if close_on_timeout or self._reply_pending():
+                self.close()
+            return PyRedisConnReadTimeout("Timeout while reading from the server")
+        self.close()
+        if isinstance(exc, (PyRedisError, ProtocolError)):
+            return None
+        if isinstance(exc, OSError):
+            return PyRedisConnError("Connection lost while reading: %s" % (exc,))
+        return None
+
+    def _reply_pending(self):
+        reader = self._reader
+        if reader is None:
+            return False
+        has_data = getattr(reader, "has_data", None)
+        if has_data is not None:
+            return bool(has_data())
+        return True  # cannot tell: assume the worst
+
+    # -- context manager ---------------------------------------------------
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+    def __repr__(self):
+        where = self.unix_sock if self.unix_sock else "%s:%s" % (self.host, self.port)
+        state = "closed" if self._closed else ("connected" if self._sock is not None else "idle")
+        return "<%s %s %s>" % (type(self).__name__, where, state)

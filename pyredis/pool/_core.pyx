@@ -1,0 +1,524 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+"""Compiled pool core: the free/used bookkeeping behind ``BasePool``.
+
+Twin of ``_core_py`` - read its module docstring for the state and the rules;
+this file follows it line for line with two differences:
+
+* the lock is a native mutex (pthread, or an SRW lock on Windows), not a
+  ``threading.Lock`` (which costs more than the rest of an acquire+release
+  pair).  It is only ever held across a few set/list operations that run no
+  Python code, and is taken with trylock first: a thread that has to block
+  releases the GIL while it does, so the GIL and the mutex cannot deadlock.
+* release times for ``max_idle_time`` come from the C monotonic clock.
+
+``acquire``/``release``/``execute`` are C methods; the fast paths touch only C
+fields, a list and a set.
+"""
+cimport cython
+
+import os
+import threading
+import weakref
+from _thread import allocate_lock
+from collections import deque
+from operator import index
+
+from cpython.list cimport PyList_GET_SIZE
+from cpython.mem cimport PyMem_RawFree, PyMem_RawMalloc
+from cpython.set cimport PySet_Add, PySet_Contains, PySet_Discard
+
+from pyredis.exceptions import PyRedisError
+
+cdef extern from *:
+    """
+    #if defined(_WIN32)
+    #include <windows.h>
+    typedef SRWLOCK pyredis_mutex;
+    static int pyredis_mutex_init(pyredis_mutex *m) { InitializeSRWLock(m); return 0; }
+    static int pyredis_mutex_trylock(pyredis_mutex *m) { return TryAcquireSRWLockExclusive(m) ? 0 : 1; }
+    static void pyredis_mutex_lock(pyredis_mutex *m) { AcquireSRWLockExclusive(m); }
+    static void pyredis_mutex_unlock(pyredis_mutex *m) { ReleaseSRWLockExclusive(m); }
+    static void pyredis_mutex_destroy(pyredis_mutex *m) { (void)m; }
+    static double pyredis_monotonic(void) { return (double)GetTickCount64() / 1000.0; }
+    #else
+    #include <pthread.h>
+    #include <time.h>
+    typedef pthread_mutex_t pyredis_mutex;
+    static int pyredis_mutex_init(pyredis_mutex *m) { return pthread_mutex_init(m, NULL); }
+    static int pyredis_mutex_trylock(pyredis_mutex *m) { return pthread_mutex_trylock(m); }
+    static void pyredis_mutex_lock(pyredis_mutex *m) { pthread_mutex_lock(m); }
+    static void pyredis_mutex_unlock(pyredis_mutex *m) { pthread_mutex_unlock(m); }
+    static void pyredis_mutex_destroy(pyredis_mutex *m) { pthread_mutex_destroy(m); }
+    static double pyredis_monotonic(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+    }
+    #endif
+    """
+    ctypedef struct pyredis_mutex:
+        pass
+    int pyredis_mutex_init(pyredis_mutex* m) nogil
+    int pyredis_mutex_trylock(pyredis_mutex* m) nogil
+    void pyredis_mutex_lock(pyredis_mutex* m) nogil
+    void pyredis_mutex_unlock(pyredis_mutex* m) nogil
+    void pyredis_mutex_destroy(pyredis_mutex* m) nogil
+    double pyredis_monotonic() nogil
+
+__all__ = ["PoolCore"]
+
+cdef double _TIMEOUT_MAX = threading.TIMEOUT_MAX
+
+# Every live pool core of this twin, for the fork handler (weak: no leak).
+_POOLS = weakref.WeakSet()
+
+
+def _forget_parent_clients():
+    for pool in list(_POOLS):
+        (<PoolCore>pool)._after_fork_in_child()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_parent_clients)
+
+
+cdef Py_ssize_t _check_pool_size(object value) except -1:
+    cdef object size = index(value)
+    if size < 1:
+        raise ValueError("pool_size must be >= 1, not %d" % size)
+    return size
+
+
+cdef double _check_seconds(str name, object value) except? -2.0:
+    """Seconds >= 0, or -1.0 for None."""
+    if value is None:
+        return -1.0
+    seconds = float(value)
+    if not seconds >= 0:  # also rejects nan
+        raise ValueError("%s must be None or a number of seconds >= 0, not %r" % (name, value))
+    return seconds
+
+
+cdef pyredis_mutex* _new_mutex() except NULL:
+    cdef pyredis_mutex* mutex = <pyredis_mutex*>PyMem_RawMalloc(sizeof(pyredis_mutex))
+    if mutex == NULL:
+        raise MemoryError()
+    if pyredis_mutex_init(mutex) != 0:
+        PyMem_RawFree(mutex)
+        raise OSError("cannot initialise the pool mutex")
+    return mutex
+
+
+cdef inline object _seconds_or_none(double value):
+    return None if value < 0 else value
+
+
+cdef class PoolCore:
+    """Thread-safe, fork-safe set of reusable clients (see ``_core_py``).
+
+    ``pool_size``: most clients open at once.  ``lock``: an object with
+    ``acquire()``/``release()`` to use instead of the built-in lock (slower).
+    ``pool_timeout``: seconds ``acquire()`` waits for a client when all are in
+    use (None: raise at once).  ``max_idle_time``: an idle client older than
+    this many seconds is closed instead of reused (None: never).
+    """
+
+    cdef pyredis_mutex* _mutex
+    cdef object _user_lock        # the caller's lock object, or None
+    cdef list _free
+    cdef list _since
+    cdef set _used
+    cdef set _retired
+    cdef object _waiters          # deque of parked threads' private locks
+    cdef Py_ssize_t _open
+    cdef Py_ssize_t _pool_size
+    cdef double _pool_timeout     # -1: None
+    cdef double _max_idle_time    # -1: None
+    cdef bint _closed
+    cdef object __weakref__
+
+    _close_on_err = False
+
+    def __cinit__(self, *args, **kwargs):
+        self._mutex = _new_mutex()
+        self._pool_size = 16
+        self._pool_timeout = -1.0
+        self._max_idle_time = -1.0
+        self._reset_state()
+
+    def __init__(self, pool_size=16, lock=None, *, pool_timeout=None, max_idle_time=None):
+        self._pool_size = _check_pool_size(pool_size)
+        self._pool_timeout = _check_seconds("pool_timeout", pool_timeout)
+        self._max_idle_time = _check_seconds("max_idle_time", max_idle_time)
+        self._user_lock = lock
+        self._closed = False
+        _POOLS.add(self)
+
+    def __dealloc__(self):
+        if self._mutex != NULL:
+            pyredis_mutex_destroy(self._mutex)
+            PyMem_RawFree(self._mutex)
+            self._mutex = NULL
+
+    cdef int _reset_state(self) except -1:
+        self._free = []
+        self._since = []
+        self._used = set()
+        self._retired = set()
+        self._open = 0
+        self._waiters = deque()
+        return 0
+
+    @cython.final
+    cdef int _after_fork_in_child(self) except -1:
+        # Drop, never close: the parent owns those connections.  The old mutex
+        # may be held by a thread that does not exist here: leak it, take a new
+        # one.  A caller's own lock object is left alone.
+        self._mutex = _new_mutex()
+        self._reset_state()
+        return 0
+
+    # -- the lock ----------------------------------------------------------------
+    @cython.final
+    cdef inline int _lock(self) except -1:
+        cdef pyredis_mutex* mutex
+        if self._user_lock is None:
+            mutex = self._mutex
+            if pyredis_mutex_trylock(mutex) != 0:
+                with nogil:
+                    pyredis_mutex_lock(mutex)
+        else:
+            self._user_lock.acquire()
+        return 0
+
+    @cython.final
+    cdef inline int _unlock(self) except -1:
+        if self._user_lock is None:
+            pyredis_mutex_unlock(self._mutex)
+        else:
+            self._user_lock.release()
+        return 0
+
+    # -- settings ------------------------------------------------------------
+    @property
+    def pool_size(self):
+        return self._pool_size
+
+    @pool_size.setter
+    def pool_size(self, value):
+        cdef Py_ssize_t size = _check_pool_size(value)
+        cdef list surplus = []
+        self._lock()
+        try:
+            self._pool_size = size
+            while self._free and self._open - len(surplus) > size:
+                surplus.append(self._free.pop(0))  # the coldest first
+                if self._since:
+                    self._since.pop(0)
+            self._wake(len(self._waiters))  # a bigger pool may have room for them
+        finally:
+            self._unlock()
+        self._discard(surplus)  # in-use surplus is trimmed on release
+
+    @property
+    def pool_timeout(self):
+        return _seconds_or_none(self._pool_timeout)
+
+    @property
+    def max_idle_time(self):
+        return _seconds_or_none(self._max_idle_time)
+
+    @property
+    def close_on_err(self):
+        """True: a client that comes back closed makes the pool drop all others."""
+        return self._close_on_err
+
+    @property
+    def _pool_free(self):
+        """Snapshot of the idle clients (read-only; upstream exposed its set)."""
+        return frozenset(self._free)
+
+    @property
+    def _pool_used(self):
+        """Snapshot of the clients in use (read-only; upstream exposed its set)."""
+        return frozenset(self._used) | self._retired
+
+    def _connect(self):
+        raise NotImplementedError("pool subclasses implement _connect()")
+
+    # -- hot path ------------------------------------------------------------
+    def acquire(self, timeout=None):
+        """Lease a client: an idle one if any, else a new one while the pool has
+        room, else wait up to ``timeout`` (default ``pool_timeout``) seconds for
+        one to be released; then ``PyRedisError("Max connections <n> exhausted")``."""
+        return self._acquire(timeout)
+
+    def release(self, conn):
+        """Give a client back; a closed one is dropped, an unknown one closed."""
+        self._release(conn)
+
+    def execute(self, *args, **kwargs):
+        """Run one command on a leased client and give the client back."""
+        conn = self._acquire(None)
+        try:
+            return conn.execute(*args, **kwargs)
+        finally:
+            self._release(conn)
+
+    @cython.final
+    cdef object _acquire(self, object timeout):
+        cdef object conn
+        self._lock()
+        if PyList_GET_SIZE(self._free) and self._max_idle_time < 0:
+            try:
+                conn = self._free.pop()
+                PySet_Add(self._used, conn)
+            except BaseException:
+                self._unlock()
+                raise
+            self._unlock()
+            return conn
+        return self._acquire_slow(timeout)
+
+    @cython.final
+    cdef int _release(self, object conn) except -1:
+        cdef bint closed = conn.closed  # outside the lock: it may be a property doing work
+        cdef list to_close
+        self._lock()
+        try:
+            if (not closed and self._open <= self._pool_size and not self._closed
+                    and PySet_Discard(self._used, conn) == 1):
+                self._free.append(conn)
+                if self._max_idle_time >= 0:
+                    self._since.append(pyredis_monotonic())
+                if self._waiters:
+                    self._waiters.popleft().release()
+                return 0
+            to_close = self._release_locked(conn, closed)
+        finally:
+            self._unlock()
+        if to_close is None:
+            conn.close()  # not ours: close it, nothing else
+        else:
+            self._discard(to_close)
+        return 0
+
+    # -- slow paths ---------------------------------------------------------------
+    @cython.final
+    cdef object _acquire_slow(self, object timeout):
+        """Entered with the lock held (from _acquire); leaves with it released."""
+        cdef double deadline = -1.0, wait, remaining
+        cdef list stale
+        try:
+            while True:
+                if self._closed:
+                    raise PyRedisError("Pool is closed")
+                if self._max_idle_time >= 0:
+                    stale = self._take_stale()
+                    if stale:  # closed outside the lock, then look again
+                        self._unlock()
+                        try:
+                            self._discard(stale)
+                        finally:
+                            self._lock()
+                        continue
+                if self._free:
+                    conn = self._free.pop()
+                    if self._since:
+                        self._since.pop()
+                    self._used.add(conn)
+                    return conn
+                if self._open < self._pool_size:
+                    self._open += 1  # reserve the slot; connect outside the lock
+                    break
+                if deadline < 0:
+                    if timeout is not None:
+                        wait = timeout
+                    elif self._pool_timeout >= 0:
+                        wait = self._pool_timeout
+                    else:
+                        wait = 0.0
+                    if not wait > 0:  # also nan
+                        raise PyRedisError("Max connections %d exhausted" % self._pool_size)
+                    deadline = pyredis_monotonic() + min(wait, _TIMEOUT_MAX)
+                remaining = deadline - pyredis_monotonic()
+                if remaining <= 0:
+                    raise PyRedisError("Max connections %d exhausted" % self._pool_size)
+                self._wait(remaining)
+        finally:
+            self._unlock()
+        return self._connect_reserved()
+
+    @cython.final
+    cdef list _take_stale(self):
+        """Pop the idle clients released more than max_idle_time ago (lock held)."""
+        cdef list since = self._since
+        cdef Py_ssize_t count = 0
+        cdef double limit
+        if not since:
+            return None
+        limit = pyredis_monotonic() - self._max_idle_time
+        for released in since:
+            if <double>released >= limit:
+                break
+            count += 1
+        if not count:
+            return None
+        stale = self._free[:count]
+        del self._free[:count]
+        del since[:count]
+        return stale
+
+    @cython.final
+    cdef int _wait(self, double remaining) except -1:
+        """Park until woken or ``remaining`` seconds pass (lock held on entry and exit)."""
+        waiter = allocate_lock()
+        waiter.acquire()
+        self._waiters.append(waiter)
+        self._unlock()
+        try:
+            waiter.acquire(True, remaining)
+        except BaseException:  # e.g. KeyboardInterrupt: do not swallow a wake-up
+            self._lock()
+            if not self._unqueue(waiter):
+                self._wake(1)
+            raise
+        self._lock()
+        self._unqueue(waiter)
+        return 0
+
+    @cython.final
+    cdef bint _unqueue(self, object waiter) except -1:
+        """Remove a waiter that timed out; False if it was woken meanwhile."""
+        try:
+            self._waiters.remove(waiter)
+        except ValueError:
+            return False
+        return True
+
+    @cython.final
+    cdef object _connect_reserved(self):
+        try:
+            conn = self._connect()
+        except BaseException:
+            self._give_back_slots(1)
+            raise
+        self._lock()
+        if self._closed:
+            self._unlock()
+            self._discard([conn])
+            raise PyRedisError("Pool is closed")
+        try:
+            self._used.add(conn)
+        finally:
+            self._unlock()
+        return conn
+
+    @cython.final
+    cdef list _release_locked(self, object conn, bint closed):
+        """The rare release cases (lock held): the clients to close once it is
+        released, or None for a client the pool does not know."""
+        if PySet_Discard(self._used, conn) != 1:
+            if PySet_Contains(self._retired, conn):
+                self._retired.remove(conn)
+                return [conn]  # stays counted until closed
+            return None
+        if not closed:  # open, but the pool is closed or over its size
+            return [conn]
+        self._open -= 1
+        self._wake(1)
+        if not self.close_on_err:
+            return []
+        # The server behind the pool probably changed (failover): close the
+        # idle clients, retire the busy ones (closed when they come back).
+        to_close = self._free[:]
+        del self._free[:]
+        del self._since[:]
+        self._retired.update(self._used)
+        self._used.clear()
+        return to_close
+
+    # -- helpers ----------------------------------------------------------------
+    @cython.final
+    cdef int _wake(self, Py_ssize_t count) except -1:
+        """Wake up to ``count`` waiting acquirers (lock held)."""
+        waiters = self._waiters
+        while count > 0 and waiters:
+            waiters.popleft().release()
+            count -= 1
+        return 0
+
+    @cython.final
+    cdef int _give_back_slots(self, Py_ssize_t count) except -1:
+        self._lock()
+        self._open -= count
+        try:
+            self._wake(count)
+        finally:
+            self._unlock()
+        return 0
+
+    @cython.final
+    cdef int _discard(self, list clients) except -1:
+        """Close clients taken out of the pool (lock NOT held), then free their slots.
+
+        Every client is closed even if one ``close()`` raises; the first error
+        is raised afterwards.
+        """
+        if not clients:
+            return 0
+        error = None
+        for client in clients:
+            try:
+                client.close()
+            except BaseException as exc:
+                if error is None:
+                    error = exc
+        self._give_back_slots(len(clients))
+        if error is not None:
+            raise error
+        return 0
+
+    # -- lifetime -----------------------------------------------------------------
+    def close(self):
+        """Close the idle clients and refuse new leases.  Clients in use are
+        closed when they are released.  Idempotent."""
+        self._lock()
+        try:
+            self._closed = True
+            idle = self._free[:]
+            del self._free[:]
+            del self._since[:]
+            self._wake(len(self._waiters))  # they raise "Pool is closed"
+        finally:
+            self._unlock()
+        self._discard(idle)
+
+    def lease(self, timeout=None):
+        """``with pool.lease() as client:`` - acquire, then always release."""
+        return _Lease(self, timeout)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+
+cdef class _Lease:
+    cdef PoolCore _pool
+    cdef object _timeout
+    cdef object _conn
+
+    def __init__(self, PoolCore pool, timeout):
+        self._pool = pool
+        self._timeout = timeout
+
+    def __enter__(self):
+        self._conn = self._pool._acquire(self._timeout)
+        return self._conn
+
+    def __exit__(self, *exc_info):
+        conn = self._conn
+        self._conn = None
+        self._pool._release(conn)

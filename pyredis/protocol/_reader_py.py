@@ -1,0 +1,647 @@
+"""Pure-Python RESP2/RESP3 parser: the twin of the compiled ``_reader`` module.
+
+Both twins share one contract, documented on :class:`Reader`, and their error
+texts (``_types``); tests run every behaviour against both, and a differential
+test feeds both (and hiredis) the same streams cut at random points.
+
+How this twin stays fast without C - it works on *lines*, not bytes:
+
+* Fed chunks are kept as ``bytes`` in a list (a ``bytes`` argument is not even
+  copied). Only when the parser runs out of complete lines and enough new
+  bytes have arrived (``_need_more``) are the unconsumed rest and the chunks
+  joined and split once on ``\\r\\n`` into a *window* of lines. A huge bulk
+  arriving in small pieces is therefore joined once, not once per piece.
+* Every RESP token is then one list item: a header line, or a bulk payload
+  (a payload holding ``\\r\\n`` spans several items; it is rejoined). Each
+  line costs a list index instead of a ``find`` plus slices.
+* An array of bulk strings is checked and sliced out of the window in a few
+  C-level calls (``map``/list compare), not element by element. The leading
+  simple elements of any other aggregate (and of arrays of simple elements
+  inside it, one level down) are read by a tight loop before any frame exists.
+* Aggregates are an explicit stack of ``[items, size, kind]`` frames (no
+  recursion); the top frame lives in locals.
+
+The compiled twin reads bytes, so every place where the two models could
+disagree (a stray ``\\r``, a partial line, a payload not followed by
+``\\r\\n``) is handled explicitly here to give the same result at the same time.
+"""
+import sys as _sys
+from operator import index as _index
+
+from pyredis.exceptions import ProtocolError, ReplyError
+from pyredis.protocol import _types
+from pyredis.protocol._types import DEFAULT_MAXBUF, EXCERPT_LEN, MAX_BULK_LEN, PushNotification
+
+__all__ = ["Reader"]
+
+# Aggregate kinds (frame[2]); the compiled twin uses the same numbers.
+_ARRAY, _SET, _PUSH, _MAP, _ATTR = range(5)
+
+# Type byte -> name used in error messages.
+_LENGTH_NAMES = {
+    ord("$"): "bulk string", ord("="): "verbatim string", ord("!"): "blob error",
+    ord("*"): "array", ord("%"): "map", ord("~"): "set", ord(">"): "push", ord("|"): "attribute",
+}
+_AGGREGATE_KINDS = {ord("*"): _ARRAY, ord("~"): _SET, ord(">"): _PUSH, ord("%"): _MAP, ord("|"): _ATTR}
+_PAYLOAD_TYPES = frozenset(b"$=!")
+_KNOWN_TYPES = frozenset(b"+-:$*_#,(=%~>!|")
+_DOUBLE_CHARS = frozenset(b"0123456789+-.eEinfatyINFATY")
+_CR = 13
+
+# Canonical length lines seen so far (b"$10" -> 10), to skip isdigit()+int().
+_LENGTH_CACHE = {}
+_LENGTH_CACHE_MAX = 4096
+_CACHED_LENGTH_LIMIT = 1 << 16
+# b"$0" .. b"$1023": the headers a bulk of each length must have (array fast path).
+_BULK_HEADERS = [b"$%d" % n for n in range(1024)]
+_BULK_ARRAY_MIN = 8  # shorter arrays go element by element
+
+_SKIP = object()        # a completed attribute: nothing to deliver
+_INCOMPLETE = object()  # a payload whose bytes have not all arrived
+_BUSY = object()        # Reader._failure while gets() runs (re-entry guard)
+_ZERO = 0               # feed() defaults: identity tests (small ints are singletons)
+_MINUS_ONE = -1
+
+
+def _simple_elements(lines, li, nl, count, append):
+    """Append up to ``count`` simple elements from ``lines[li:]``: ``$`` with a
+    one-line payload, ``:`` and ``+``. Returns the index after the last one.
+    Anything else stops it; the caller then takes the general path."""
+    while count and li < nl:
+        line = lines[li]
+        try:
+            t = line[0]
+        except IndexError:
+            break
+        if t == 36:
+            n = _LENGTH_CACHE.get(line)
+            if n is None or li + 1 >= nl:
+                break
+            line = lines[li + 1]
+            if len(line) != n:
+                break
+            append(line)
+            li += 2
+        elif t == 58:
+            line = line[1:]
+            if not line.isdigit():
+                break
+            try:
+                append(int(line))
+            except ValueError:  # too long: the general path decides
+                break
+            li += 1
+        elif t == 43 and _CR not in line:
+            append(line[1:])
+            li += 1
+        else:
+            break
+        count -= 1
+    return li
+
+
+def _excerpt(raw):
+    return bytes(raw[:EXCERPT_LEN])
+
+
+def _check_factory(name, value):
+    if not callable(value):
+        raise TypeError(_types.MSG_NOT_CALLABLE % (name, value))
+    return value
+
+
+def _check_codec(encoding, errors):
+    """Validate now (LookupError / TypeError), so gets() never fails on a bad name."""
+    import codecs
+
+    if encoding is not None:
+        if not isinstance(encoding, str):
+            raise TypeError("encoding must be a str or None, not %r" % type(encoding).__name__)
+        codecs.lookup(encoding)
+    if errors is not None:
+        if not isinstance(errors, str):
+            raise TypeError("errors must be a str or None, not %r" % type(errors).__name__)
+        codecs.lookup_error(errors)
+
+
+class Reader:
+    """Incremental RESP2/RESP3 parser with ``hiredis.Reader``'s interface.
+
+    ``Reader(protocolError=ProtocolError, replyError=ReplyError, encoding=None,
+    errors=None, notEnoughData=False)``
+
+    * ``feed(data, offset=0, length=-1)`` appends bytes; ``gets()`` returns the
+      next complete reply, or ``notEnoughData`` (``False``) while none is
+      complete. Partial input stays buffered. Note that RESP3 ``#f`` is also
+      ``False``: pass another ``notEnoughData`` to tell them apart.
+    * Reply errors (``-msg``, ``!len``) are *returned* as ``replyError(msg)``
+      instances, nested ones too; ``msg`` is decoded as UTF-8 (``replace``).
+    * Malformed input *raises* ``protocolError(msg)``. The reader then stays
+      failed: every later ``gets()`` raises again (its connection must go).
+    * Replies: ``+`` bytes, ``:`` / ``(`` int, ``$`` / ``=`` bytes (verbatim
+      without its ``xxx:`` prefix; ``-1`` length -> ``None``), ``*`` / ``~``
+      list (sets stay lists: elements may be unhashable, order is kept),
+      ``%`` dict (later duplicate keys win; an unhashable key is a protocol
+      error), ``>`` :class:`PushNotification`, ``_`` None, ``#`` bool,
+      ``,`` float. An attribute (``|``) is parsed and dropped: the value that
+      follows it is returned in its place.
+    * With ``encoding`` set, simple strings, bulk and verbatim strings are
+      decoded (``gets(False)`` skips that). ``errors=None``: strict decoding,
+      and bytes that do not decode are returned raw. ``errors`` given: that
+      handler applies; if it raises (``"strict"``), the whole reply is still
+      consumed (the stream stays in sync) and the ``UnicodeDecodeError`` is
+      raised in place of that reply. Unknown codec names raise ``LookupError``
+      at construction / ``set_encoding``.
+    * Lines end at the first ``\\r``, which must be followed by ``\\n``. Bulk
+      lengths above ``MAX_BULK_LEN`` are protocol errors; nothing is allocated
+      for a payload before its bytes arrive. Nesting depth is unlimited (an
+      explicit stack, no recursion).
+    """
+
+    __slots__ = (
+        "_lines", "_li", "_nl", "_chunks", "_pending_len", "_need_more", "_left_li", "_left",
+        "_stack", "_failure", "_decode_error", "_protocol_error", "_reply_error", "_not_enough",
+        "_encoding", "_errors", "_decoding", "_maxbuf",
+    )
+
+    def __new__(cls, *args, **kwargs):
+        # Usable defaults even if a subclass skips Reader.__init__ (as compiled).
+        self = super().__new__(cls)
+        self._protocol_error = ProtocolError
+        self._reply_error = ReplyError
+        self._not_enough = False
+        self._encoding = self._errors = None
+        self._decoding = False
+        self._reset()
+        return self
+
+    def __init__(self, protocolError=ProtocolError, replyError=ReplyError, encoding=None,
+                 errors=None, notEnoughData=False):
+        self._protocol_error = _check_factory("protocolError", protocolError)
+        self._reply_error = _check_factory("replyError", replyError)
+        self._not_enough = notEnoughData
+        self.set_encoding(encoding, errors)
+
+    def _reset(self):
+        # The window: _lines[:_nl] are complete lines, _lines[_nl] the partial
+        # tail; _lines[_li] is the next line to parse.
+        self._lines = [b""]
+        self._li = 0
+        self._nl = 0
+        self._chunks = []        # fed, not yet in the window
+        self._pending_len = 0
+        self._need_more = 1      # pending bytes needed before parsing can progress
+        self._left_li = 0        # len() bookkeeping: _left bytes unconsumed from line _left_li
+        self._left = 0
+        self._stack = []         # pending aggregates: [items, size, kind]
+        self._failure = None     # None, _BUSY (in gets) or the protocol error message
+        self._decode_error = None
+        self._maxbuf = DEFAULT_MAXBUF
+
+    # -- configuration -------------------------------------------------------
+
+    def set_encoding(self, encoding=None, errors=None):
+        """Decode strings with ``encoding`` (None: return bytes) and ``errors``."""
+        _check_codec(encoding, errors)
+        self._encoding = encoding
+        self._errors = errors
+        self._decoding = encoding is not None
+
+    def setmaxbuf(self, maxbuf):
+        """An idle buffer larger than ``maxbuf`` bytes is released (0: never).
+
+        This twin always releases its window once everything is consumed.
+        """
+        maxbuf = _index(maxbuf)
+        if maxbuf < 0:
+            raise ValueError(_types.MSG_MAXBUF % maxbuf)
+        self._maxbuf = min(maxbuf, _sys.maxsize)
+
+    def getmaxbuf(self):
+        return self._maxbuf
+
+    def len(self):
+        """Bytes fed and not yet consumed by a returned reply."""
+        li = self._li
+        if li < self._left_li:  # the window was rebuilt: count afresh
+            self._left_li = 0
+            self._left = sum(map(len, self._lines)) + 2 * self._nl
+        if li > self._left_li:  # amortized: each line is counted once
+            done = self._lines[self._left_li:li]
+            self._left -= sum(map(len, done)) + 2 * len(done)
+            self._left_li = li
+        return self._left + self._pending_len
+
+    def has_data(self):
+        return self._li < self._nl or bool(self._lines[self._nl]) or self._pending_len > 0
+
+    # -- input -----------------------------------------------------------------
+
+    def feed(self, data, offset=_ZERO, length=_MINUS_ONE):
+        """Append ``data[offset:offset + length]`` (``length=-1``: to the end)."""
+        if type(data) is bytes and offset is _ZERO and length is _MINUS_ONE:
+            chunk = data  # immutable: kept without a copy
+        else:
+            try:
+                view = memoryview(data)
+            except TypeError:
+                raise TypeError(_types.MSG_NOT_BUFFER % type(data).__name__) from None
+            with view:
+                if not view.c_contiguous:
+                    raise TypeError(_types.MSG_NOT_CONTIGUOUS)
+                size = view.nbytes
+                offset = 0 if offset is None else _index(offset)
+                length = -1 if length is None else _index(length)
+                if offset < 0 or offset > size:
+                    raise ValueError(_types.MSG_OFFSET_RANGE % (offset, size))
+                if length == -1:
+                    length = size - offset
+                elif length < 0 or length > size - offset:
+                    raise ValueError(_types.MSG_LENGTH_ARG_RANGE % (length, size, offset))
+                with view.cast("B") as flat:
+                    chunk = flat[offset:offset + length].tobytes()
+        if chunk:
+            self._chunks.append(chunk)
+            self._pending_len += len(chunk)
+
+    def _join(self, li):
+        """New window: the unconsumed lines from ``li`` on plus every fed chunk."""
+        lines = self._lines
+        chunks = self._chunks
+        rest = lines[-1] if li >= self._nl else b"\r\n".join(lines[li:])
+        if rest:
+            chunks.insert(0, rest)
+        data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        chunks.clear()
+        self._pending_len = 0
+        self._need_more = 0
+        self._lines = lines = data.split(b"\r\n")
+        self._li = 0
+        self._nl = len(lines) - 1
+        self._left_li = 0
+        self._left = len(data)
+        return lines
+
+    # -- errors ----------------------------------------------------------------
+
+    def _refusal(self):
+        if self._failure is _BUSY:
+            return RuntimeError("Reader.gets() called again from inside gets()")
+        return self._protocol_error(self._failure)
+
+    def _fail(self, message):
+        """Enter the failed state; return the exception to raise."""
+        self._failure = message
+        return self._protocol_error(message)
+
+    def _line_error(self, t, line, message):
+        """A complete line failed its check. As the compiled twin reads it, a
+        ``\\r`` inside the line ended it early without its ``\\n``."""
+        if _CR in line[1:]:
+            return self._fail(_types.MSG_NO_LF % bytes((t,)))
+        return self._fail(message)
+
+    def _length(self, t, line):
+        """Value of a length line that is not in the cache (-1 allowed)."""
+        digits = line[1:]
+        if digits.isdigit() and len(digits) <= _types.MAX_LENGTH_DIGITS:
+            n = int(digits)
+            if n > MAX_BULK_LEN and t in _PAYLOAD_TYPES:
+                raise self._fail(_types.MSG_LENGTH_RANGE % (_LENGTH_NAMES[t], _excerpt(digits)))
+            if n < _CACHED_LENGTH_LIMIT and len(_LENGTH_CACHE) < _LENGTH_CACHE_MAX:
+                _LENGTH_CACHE[line] = n
+            return n
+        if digits == b"-1" and t != 124:  # no null attribute
+            return -1
+        name = _LENGTH_NAMES[t]
+        template = _types.MSG_LENGTH_RANGE if digits.isdigit() else _types.MSG_BAD_LENGTH
+        raise self._line_error(t, line, template % (name, _excerpt(digits)))
+
+    def _tail(self, tail):
+        """The next line has not fully arrived: reject what cannot become valid."""
+        if tail:
+            t = tail[0]
+            cr = tail.find(b"\r", 1)
+            if 0 <= cr < len(tail) - 1:  # a '\r' followed by something else than '\n'
+                raise self._fail(_types.MSG_NO_LF % bytes((t,)))
+            if t not in _KNOWN_TYPES:
+                raise self._fail(_types.MSG_UNKNOWN_TYPE % bytes((t,)))
+            if cr < 0 and t in _LENGTH_NAMES and len(tail) - 1 > _types.MAX_LENGTH_LINE:
+                digits = tail[1:]
+                template = _types.MSG_LENGTH_RANGE if digits.isdigit() else _types.MSG_BAD_LENGTH
+                raise self._fail(template % (_LENGTH_NAMES[t], _excerpt(digits)))
+
+    # -- values ----------------------------------------------------------------
+
+    def _decode(self, raw):
+        try:
+            return raw.decode(self._encoding, self._errors or "strict")
+        except UnicodeDecodeError as exc:
+            if self._errors is not None and self._decode_error is None:
+                self._decode_error = exc  # raised once the whole reply is consumed
+            return raw
+
+    def _payload(self, lines, li, n, t):
+        """The ``n``-byte payload after the header at ``lines[li]`` when it is not
+        simply the next complete line: it holds ``\\r\\n`` or has not all arrived.
+
+        Returns ``(payload, next line index)`` or ``(_INCOMPLETE, bytes still missing)``.
+        """
+        nl = self._nl
+        last = li + 1
+        size = len(lines[last])  # payload bytes through the end of line `last`
+        while size < n and last < nl:  # a complete line: its \r\n is payload too
+            last += 1
+            size += 2 + len(lines[last])
+        if last < nl:
+            if size == n:  # ends exactly before a \r\n
+                return b"\r\n".join(lines[li + 1:last + 1]), last + 1
+        elif size < n + 2:  # reached the tail: wait for payload and \r\n
+            return _INCOMPLETE, n + 2 - size
+        raise self._fail(_types.MSG_NO_CRLF_AFTER_BULK % (_LENGTH_NAMES[t], n))
+
+    def _special(self, t, line, payload):
+        """Value of a verbatim string (``=``) or blob error (``!``)."""
+        if t == 33:
+            return self._reply_error(payload.decode("utf-8", "replace"))
+        if len(payload) < 4 or payload[3] != 58:
+            raise self._fail(_types.MSG_VERBATIM_PREFIX % _excerpt(payload))
+        return payload[4:]
+
+    def _scalar(self, t, line):
+        """Value of a one-line RESP3 type other than ``+ - :``."""
+        if t == 95:  # _
+            if len(line) == 1:
+                return None
+            name = "null"
+        elif t == 35:  # #
+            if line == b"#t":
+                return True
+            if line == b"#f":
+                return False
+            name = "boolean"
+        elif t == 44:  # ,
+            digits = line[1:]
+            if digits and _DOUBLE_CHARS.issuperset(digits):
+                try:
+                    return float(digits)
+                except ValueError:
+                    pass
+            name = "double"
+        else:  # ( big number
+            return self._integer(t, line, "big number")
+        raise self._line_error(t, line, _types.MSG_BAD_VALUE % (name, _excerpt(line[1:])))
+
+    def _integer(self, t, line, name):
+        digits = line[1:]
+        if digits.isdigit() or (digits[:1] == b"-" and digits[1:].isdigit()):
+            try:
+                return int(digits)
+            except ValueError:  # beyond sys.get_int_max_str_digits()
+                pass
+        raise self._line_error(t, line, _types.MSG_BAD_VALUE % (name, _excerpt(digits)))
+
+    def _bulk_array(self, lines, li, n, decode):
+        """Fast path: ``n`` bulk strings at ``lines[li:]``, each one header line
+        plus one payload line, checked at C speed. Returns the list or None."""
+        stop = li + 2 * n
+        if stop > self._nl:
+            return None
+        payloads = lines[li + 1:stop:2]
+        try:
+            if lines[li:stop:2] != list(map(_BULK_HEADERS.__getitem__, map(len, payloads))):
+                return None
+        except IndexError:  # a payload of 1 KiB or more
+            return None
+        if decode:
+            return list(map(self._decode, payloads))
+        return payloads
+
+    def _complete(self, items, kind):
+        """The value of a finished map / push / attribute frame."""
+        if kind == _MAP:
+            it = iter(items)
+            try:
+                return dict(zip(it, it))
+            except TypeError:
+                for key in items[::2]:
+                    try:
+                        hash(key)
+                    except TypeError:
+                        raise self._fail(_types.MSG_UNHASHABLE_KEY % type(key).__name__) from None
+                raise
+        if kind == _PUSH:
+            return PushNotification(items)
+        return _SKIP  # _ATTR
+
+    # -- parsing ---------------------------------------------------------------
+
+    def gets(self, shouldDecode=True):
+        """Return the next complete reply, or ``notEnoughData`` if there is none."""
+        if self._failure is not None:
+            raise self._refusal()
+        if self._pending_len < self._need_more:
+            return self._not_enough  # still waiting: nothing new to look at
+        lines = self._lines
+        li = self._li
+        nl = self._nl
+        stack = self._stack
+        if stack:
+            items, size, kind = stack[-1]
+        else:
+            items = None
+        decode = self._decoding and shouldDecode
+        self._failure = _BUSY
+        try:
+            while True:
+                if li >= nl:  # only the partial tail is left
+                    self._tail(lines[nl])
+                    if self._pending_len:
+                        lines = self._join(li)
+                        li = 0
+                        nl = self._nl
+                        continue
+                    need_more = 1
+                    break
+                line = lines[li]
+                try:
+                    t = line[0]
+                except IndexError:  # an empty line: '\r' read as the type byte
+                    t = _CR
+
+                if t == 36 or t == 61 or t == 33:  # $ = !
+                    n = _LENGTH_CACHE.get(line)
+                    if n is None:
+                        n = self._length(t, line)
+                    if n < 0:
+                        value = None
+                        li += 1
+                    else:
+                        if li + 1 < nl and len(lines[li + 1]) == n:
+                            value = lines[li + 1]
+                            after = li + 2
+                        else:
+                            value, after = self._payload(lines, li, n, t)
+                            if value is _INCOMPLETE:
+                                if self._pending_len >= after:
+                                    lines = self._join(li)
+                                    li = 0
+                                    nl = self._nl
+                                    continue
+                                need_more = after
+                                break
+                        if t != 36:
+                            value = self._special(t, line, value)
+                            if t == 61 and decode:
+                                value = self._decode(value)
+                        elif decode:
+                            value = self._decode(value)
+                        li = after
+
+                elif t == 58:  # :
+                    digits = line[1:]
+                    if digits.isdigit():
+                        try:
+                            value = int(digits)
+                        except ValueError:  # beyond sys.get_int_max_str_digits()
+                            value = self._integer(t, line, "integer")
+                    else:
+                        value = self._integer(t, line, "integer")
+                    li += 1
+                elif t == 42 or t in _AGGREGATE_KINDS:  # * % ~ > |
+                    n = _LENGTH_CACHE.get(line)
+                    if n is None:
+                        n = self._length(t, line)
+                    k = _AGGREGATE_KINDS[t]
+                    li += 1
+                    if n > 0:
+                        if k >= _MAP:
+                            n *= 2
+                        elems = None
+                        if n >= _BULK_ARRAY_MIN and k <= _SET:
+                            elems = self._bulk_array(lines, li, n, decode)
+                        if elems is not None:
+                            li += 2 * n
+                        else:
+                            elems = []
+                            if not decode:
+                                # Leading simple elements ($ with a one-line payload, :, +)
+                                # skip the frame machinery; the loop parses the rest.
+                                append = elems.append
+                                count = n
+                                while count and li < nl:
+                                    line = lines[li]
+                                    try:
+                                        t = line[0]
+                                    except IndexError:
+                                        break
+                                    if t == 36:
+                                        m = _LENGTH_CACHE.get(line)
+                                        if m is None or li + 1 >= nl:
+                                            break
+                                        line = lines[li + 1]
+                                        if len(line) != m:
+                                            break
+                                        append(line)
+                                        li += 2
+                                    elif t == 58:
+                                        line = line[1:]
+                                        if not line.isdigit():
+                                            break
+                                        try:
+                                            append(int(line))
+                                        except ValueError:  # too long: the loop decides
+                                            break
+                                        li += 1
+                                    elif t == 43 and _CR not in line:
+                                        append(line[1:])
+                                        li += 1
+                                    elif t == 42:  # an array of simple elements, one level down
+                                        m = _LENGTH_CACHE.get(line)
+                                        if not m:
+                                            break
+                                        sub = []
+                                        after = _simple_elements(lines, li + 1, nl, m, sub.append)
+                                        if len(sub) < m:
+                                            break  # the loop parses it again, element by element
+                                        append(sub)
+                                        li = after
+                                    else:
+                                        break
+                                    count -= 1
+                            if len(elems) < n:
+                                items = elems
+                                size = n
+                                kind = k
+                                stack.append([elems, n, k])
+                                continue
+                        value = elems if k <= _SET else self._complete(elems, k)
+                        if value is _SKIP:
+                            continue  # an attribute, dropped
+                    elif n < 0:
+                        value = None
+                    elif k <= _SET:
+                        value = []
+                    elif k == _MAP:
+                        value = {}
+                    elif k == _PUSH:
+                        value = PushNotification()
+                    else:
+                        continue  # empty attribute
+
+                elif t == 43:  # +
+                    if _CR in line:
+                        raise self._fail(_types.MSG_NO_LF % b"+")
+                    value = line[1:]
+                    if decode:
+                        value = self._decode(value)
+                    li += 1
+                elif t == 45:  # -
+                    if _CR in line:
+                        raise self._fail(_types.MSG_NO_LF % b"-")
+                    value = self._reply_error(line[1:].decode("utf-8", "replace"))
+                    li += 1
+                elif t in _KNOWN_TYPES:
+                    value = self._scalar(t, line)
+                    li += 1
+                else:
+                    raise self._line_error(t, line, _types.MSG_UNKNOWN_TYPE % bytes((t,)))
+
+                # Deliver `value` to the pending aggregates, closing finished ones.
+                while items is not None:
+                    items.append(value)
+                    if len(items) < size:
+                        break
+                    stack.pop()
+                    value = items if kind <= _SET else self._complete(items, kind)
+                    if stack:
+                        items, size, kind = stack[-1]
+                    else:
+                        items = None
+                    if value is _SKIP:
+                        break
+                else:
+                    if value is not _SKIP:
+                        need_more = 0  # a whole reply
+                        break
+                    # a top-level attribute: the reply follows it
+        except BaseException:
+            if self._failure is _BUSY:
+                self._failure = None
+                self._li = li  # consistent with the frames: retrying is safe
+            raise
+        self._failure = None
+        if need_more:
+            self._li = li
+            self._need_more = need_more
+            return self._not_enough
+        if li >= nl and not lines[nl] and not self._pending_len:
+            self._lines = [b""]  # idle: release the window
+            self._li = self._nl = self._left_li = self._left = 0
+            self._need_more = 1
+        else:
+            self._li = li
+        if decode and self._decode_error is not None:
+            exc, self._decode_error = self._decode_error, None
+            raise exc
+        return value

@@ -1,0 +1,98 @@
+"""Pure-Python RESP writer: ``to_bytes``, ``writer``, ``pack_command``, ``pack_commands``.
+
+Twin of the compiled ``_writer``: same names, same bytes, same errors.
+
+A command is packed as one RESP array of bulk strings::
+
+    *<argc>\\r\\n  then per argument  $<len>\\r\\n<payload>\\r\\n
+
+Argument payloads: ``bytes``, ``bytearray`` and ``memoryview`` as they are
+(a memoryview contributes its raw bytes, whatever its format or layout),
+``str`` as strict UTF-8, ``int`` (``bool`` too) and ``float`` as ``str(value)``.
+Anything else is a ``TypeError`` naming the type and the argument position
+(0 = the command name), raised before any output exists.
+"""
+
+__all__ = ["to_bytes", "writer", "pack_command", "pack_commands"]
+
+_EXPECTED = "expected str, bytes, bytearray, memoryview, int or float"
+
+
+def to_bytes(value):
+    """upstream's conversion (API.md section 2): bytes unchanged, str -> UTF-8,
+    int/float (bool included) -> ``str(value)`` encoded, anything else -> ValueError."""
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, str):
+        return str.encode(value, "utf-8")  # str.encode: a subclass' encode() is not called
+    if isinstance(value, (int, float)):
+        return str.encode(str(value), "utf-8")
+    raise ValueError("Cannot convert %s to bytes: %r" % (type(value).__name__, value))
+
+
+def _bad_argument(arg, position):
+    return TypeError("Invalid type %s for command argument %d: %s"
+                     % (type(arg).__name__, position, _EXPECTED))
+
+
+def _payload(arg, position):
+    """One argument as a bytes-like payload (the slow path: not exact bytes/str/int)."""
+    if isinstance(arg, (bytes, bytearray)):
+        return arg
+    if isinstance(arg, str):
+        return str.encode(arg, "utf-8")
+    if isinstance(arg, memoryview):
+        return arg.tobytes()
+    if isinstance(arg, (int, float)):
+        return str.encode(str(arg), "utf-8")
+    raise _bad_argument(arg, position)
+
+
+def _pack(args, out):
+    """Append the RESP array for the argument sequence ``args`` to the list ``out``."""
+    append = out.append
+    append(b"*%d\r\n" % len(args))
+    position = 0
+    for arg in args:
+        kind = type(arg)
+        if kind is str:
+            arg = arg.encode()
+        elif kind is int:
+            arg = b"%d" % arg
+        elif kind is not bytes:
+            arg = _payload(arg, position)
+        append(b"$%d\r\n" % len(arg))
+        append(arg)
+        append(b"\r\n")
+        position += 1
+
+
+def _as_sequence(args):
+    if isinstance(args, (tuple, list)):
+        return args
+    raise TypeError("A command must be a tuple or list of arguments, not %s" % type(args).__name__)
+
+
+def writer(*args):
+    """Pack the arguments as one RESP command: ``writer("SET", "k", 1)``."""
+    out = []
+    _pack(args, out)
+    return b"".join(out)
+
+
+def pack_command(args):
+    """Pack one command given as a tuple or list (``hiredis.pack_command``'s signature)."""
+    out = []
+    _pack(_as_sequence(args), out)
+    return b"".join(out)
+
+
+def pack_commands(commands):
+    """Pack an iterable of commands (tuples or lists) into one buffer, in order.
+
+    Nothing is returned on error: the whole batch is rejected.
+    """
+    out = []
+    for args in commands:
+        _pack(_as_sequence(args), out)
+    return b"".join(out)

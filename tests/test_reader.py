@@ -1,0 +1,929 @@
+"""Reader (RESP parser): every behaviour against both twins, hiredis as the reference.
+
+``reader`` tests take the ``twin`` fixture; where hiredis is the behavioural
+reference the same input also goes through ``hiredis.Reader`` and the results
+are compared. Deliberate differences from hiredis are tested as such (see the
+``*_unlike_hiredis`` tests): byte-exact bulk framing checks, RESP3 big numbers
+as int, blob errors, attributes dropped, sets as lists, decode fallback.
+"""
+import array
+import gc
+import math
+import socket
+import sys
+import tracemalloc
+
+import pytest
+
+from pyredis.exceptions import ProtocolError, ReplyError
+from pyredis.protocol import _types
+from pyredis.protocol._types import DEFAULT_MAXBUF, MAX_BULK_LEN, PushNotification
+from servers import RedisServer, pack
+
+try:
+    import hiredis
+except ImportError:  # the comparisons need it; the twin tests do not
+    hiredis = None
+
+needs_hiredis = pytest.mark.skipif(hiredis is None, reason="hiredis is not installed")
+
+MISSING = object()  # notEnoughData for tests that must tell "#f" from "no reply"
+
+
+@pytest.fixture
+def mod(twin):
+    return twin.load("pyredis.protocol._reader")
+
+
+@pytest.fixture
+def Reader(mod):
+    return mod.Reader
+
+
+def replies(reader, data=b"", sentinel=False):
+    """Feed ``data``; return every complete reply."""
+    if data:
+        reader.feed(data)
+    out = []
+    while True:
+        reply = reader.gets()
+        if reply is sentinel:
+            return out
+        out.append(reply)
+
+
+def parse(Reader, data, **kwargs):
+    kwargs.setdefault("notEnoughData", MISSING)
+    return replies(Reader(**kwargs), data, MISSING)
+
+
+def normalize(value):
+    """Comparable form across implementations (their error classes differ)."""
+    if isinstance(value, BaseException):
+        return ("error", type(value).__name__.replace("hiredis.", ""), value.args)
+    if type(value).__name__ == "PushNotification":
+        return ("push", [normalize(v) for v in value])
+    if isinstance(value, list):
+        return [normalize(v) for v in value]
+    if isinstance(value, dict):
+        return {k: normalize(v) for k, v in value.items()}
+    if isinstance(value, float) and math.isnan(value):
+        return "nan"
+    return value
+
+
+def parse_hiredis(data, **kwargs):
+    kwargs.setdefault("notEnoughData", MISSING)
+    kwargs.setdefault("replyError", ReplyError)
+    kwargs.setdefault("protocolError", ProtocolError)
+    return replies(hiredis.Reader(**kwargs), data, MISSING)
+
+
+# -- the twins are one product -------------------------------------------------
+
+def test_compiled_twin_is_a_compiled_module(twin, mod):
+    if twin.compiled:
+        assert mod.__file__.endswith((".so", ".pyd")), mod.__file__
+        assert mod.Reader.__module__ == "pyredis.protocol._reader"
+    else:
+        assert mod.Reader.__module__ == "pyredis.protocol._reader_py"
+
+
+@pytest.mark.c_extension
+def test_both_twins_have_the_same_public_methods():
+    from pyredis.protocol import _reader, _reader_py
+
+    def public(cls):
+        return {name for name in dir(cls) if not name.startswith("_")}
+
+    assert public(_reader.Reader) == public(_reader_py.Reader) == {
+        "feed", "gets", "set_encoding", "setmaxbuf", "getmaxbuf", "len", "has_data"}
+
+
+# -- construction --------------------------------------------------------------
+
+def test_defaults(Reader):
+    r = Reader()
+    r.feed(b"-ERR x\r\n+OK\r\n")
+    err = r.gets()
+    assert type(err) is ReplyError and err.args == ("ERR x",)
+    assert r.gets() == b"OK"
+    assert r.gets() is False
+    assert r.getmaxbuf() == DEFAULT_MAXBUF
+
+
+def test_positional_arguments_follow_hiredis_order(Reader):
+    r = Reader(KeyError, ValueError, "utf-8", "strict", MISSING)
+    r.feed(b"$2\r\nhi\r\n-bad\r\n")
+    assert r.gets() == "hi"
+    assert type(r.gets()) is ValueError
+    assert r.gets() is MISSING
+    r.feed(b"@")
+    with pytest.raises(KeyError):
+        r.gets()
+
+
+def test_factories_may_be_callables(Reader):
+    made = []
+
+    def reply_error(message):
+        made.append(message)
+        return LookupError("wrapped: " + message)
+
+    r = Reader(replyError=reply_error, protocolError=lambda m: OSError(7, m))
+    r.feed(b"-WRONGTYPE no\r\n")
+    err = r.gets()
+    assert type(err) is LookupError and err.args == ("wrapped: WRONGTYPE no",)
+    assert made == ["WRONGTYPE no"]
+    r.feed(b"?\r\n")
+    with pytest.raises(OSError) as info:
+        r.gets()
+    assert info.value.errno == 7
+
+
+@pytest.mark.parametrize("arg", ["protocolError", "replyError"])
+@pytest.mark.parametrize("bad", ["wrong", 1, None, ProtocolError("instance")])
+def test_non_callable_factories_are_rejected(Reader, arg, bad):
+    with pytest.raises(TypeError, match=arg):
+        Reader(**{arg: bad})
+
+
+@needs_hiredis
+@pytest.mark.parametrize("bad", ["wrong", 1])
+def test_hiredis_rejects_the_same_factories(bad):
+    with pytest.raises(TypeError):
+        hiredis.Reader(replyError=bad)
+
+
+def test_unknown_keyword_is_a_type_error(Reader):
+    with pytest.raises(TypeError):
+        Reader(foo=1)
+
+
+def test_unknown_codec_names_fail_at_construction_like_hiredis(Reader):
+    with pytest.raises(LookupError):
+        Reader(encoding="no-such-codec")
+    with pytest.raises(LookupError):
+        Reader(encoding="utf-8", errors="no-such-handler")
+    with pytest.raises(TypeError):
+        Reader(encoding=b"utf-8")
+    if hiredis is not None:
+        with pytest.raises(LookupError):
+            hiredis.Reader(encoding="no-such-codec")
+
+
+def test_subclass_with_its_own_init(Reader):
+    class Tagged(Reader):
+        def __init__(self, tag, **kwargs):
+            super().__init__(**kwargs)
+            self.tag = tag
+
+    r = Tagged("t1", encoding="utf-8")
+    r.feed(b"+hi\r\n")
+    assert (r.tag, r.gets()) == ("t1", "hi")
+    assert isinstance(r, Reader)
+
+
+def test_subclass_that_skips_init_still_parses(Reader):
+    class Lazy(Reader):
+        def __init__(self):
+            pass
+
+    r = Lazy()
+    r.feed(b"*2\r\n:1\r\n-e\r\n")
+    reply = r.gets()
+    assert reply[0] == 1 and type(reply[1]) is ReplyError
+    assert r.gets() is False
+
+
+# -- feed ----------------------------------------------------------------------
+
+@pytest.mark.parametrize("wrap", [
+    bytes, bytearray, memoryview,
+    lambda b: memoryview(b"xx" + b + b"yy")[2:-2],
+    lambda b: array.array("B", b),
+], ids=["bytes", "bytearray", "memoryview", "memoryview-slice", "array"])
+def test_feed_accepts_contiguous_buffers(Reader, wrap):
+    r = Reader()
+    r.feed(wrap(b"$5\r\nhe\r\nl\r\n*1\r\n:7\r\n"))
+    assert replies(r) == [b"he\r\nl", [7]]
+
+
+def test_feed_copies_mutable_data(Reader):
+    data = bytearray(b"+abc\r\n")
+    r = Reader()
+    r.feed(data)
+    data[1:4] = b"xyz"
+    assert r.gets() == b"abc"
+
+
+@pytest.mark.parametrize("bad", ["+ok\r\n", 7, None, object(), [b"+ok\r\n"]])
+def test_feed_rejects_non_buffers(Reader, bad):
+    with pytest.raises(TypeError):
+        Reader().feed(bad)
+
+
+def test_feed_rejects_non_contiguous_buffers(Reader):
+    with pytest.raises(TypeError, match="contiguous"):
+        Reader().feed(memoryview(b"+ok\r\n+ok\r\n")[::2])
+
+
+@pytest.mark.parametrize("args", [(6,), (0, 6), (-1,), (0, -2), (5, 1), (2, 4)])
+def test_feed_offset_and_length_out_of_range(Reader, args):
+    r = Reader()
+    with pytest.raises(ValueError):
+        r.feed(b"+ok\r\n", *args)
+    with pytest.raises(ValueError):
+        r.feed(bytearray(b"+ok\r\n"), *args)
+    assert r.len() == 0 and r.gets() is False
+    if hiredis is not None:
+        with pytest.raises(ValueError):
+            hiredis.Reader().feed(b"+ok\r\n", *args)
+
+
+@pytest.mark.parametrize("args, expected", [
+    ((2,), [b"ok"]),                # offset: to the end
+    ((2, 5), [b"ok"]),              # offset + length
+    ((2, 4), []),                   # a partial reply stays buffered
+    ((0, 0), []),                   # length 0: nothing
+    ((10,), []),                    # offset == len: nothing
+    ((2, -1), [b"ok"]),             # -1: to the end
+], ids=["offset", "offset-length", "partial", "zero-length", "at-end", "minus-one"])
+def test_feed_offset_and_length(Reader, args, expected):
+    data = b"xx+ok\r\n+no"
+    for kind in (bytes, bytearray, memoryview):
+        r = Reader()
+        r.feed(kind(data), *args)
+        assert replies(r) == expected
+        if hiredis is not None:
+            h = hiredis.Reader()
+            h.feed(kind(data), *args)
+            assert replies(h) == expected
+
+
+def test_feed_offset_and_length_none_mean_the_defaults(Reader):
+    r = Reader()
+    r.feed(b"+ok\r\n", None, None)
+    assert replies(r) == [b"ok"]
+
+
+def test_feed_keywords(Reader):
+    r = Reader()
+    r.feed(data=b"--+ok\r\n", offset=2, length=5)
+    assert r.gets() == b"ok"
+
+
+def test_feed_offsets_must_be_integers(Reader):
+    with pytest.raises(TypeError):
+        Reader().feed(b"+ok\r\n", "1")
+    with pytest.raises(TypeError):
+        Reader().feed(b"+ok\r\n", 0, 1.5)
+
+
+# -- gets, len, has_data, maxbuf ----------------------------------------------------
+
+def test_incomplete_reply_waits_and_is_repeatable(Reader):
+    r = Reader()
+    r.feed(b"*2\r\n$3\r\nfo")
+    assert r.gets() is False
+    assert r.gets() is False
+    r.feed(b"o\r\n:4")
+    assert r.gets() is False
+    r.feed(b"2\r\n")
+    assert r.gets() == [b"foo", 42]
+    assert r.gets() is False
+
+
+def test_not_enough_data_sentinel_tells_false_apart(Reader):
+    r = Reader(notEnoughData=MISSING)
+    assert r.gets() is MISSING
+    r.feed(b"#f\r\n#t\r\n")
+    assert r.gets() is False
+    assert r.gets() is True
+    assert r.gets() is MISSING
+    r = Reader(notEnoughData=None)
+    assert r.gets() is None
+
+
+def test_len_and_has_data(Reader):
+    r = Reader()
+    assert (r.len(), r.has_data()) == (0, False)
+    r.feed(b"+OK\r\n$10\r\npart")
+    assert (r.len(), r.has_data()) == (14, True)
+    assert r.gets() == b"OK"
+    assert (r.len(), r.has_data()) == (9, True)
+    assert r.gets() is False
+    assert r.len() == 9
+    r.feed(b"ial456\r\n")
+    assert r.len() == 17
+    assert r.gets() == b"partial456"
+    assert (r.len(), r.has_data()) == (0, False)
+
+
+def test_len_counts_fed_but_unparsed_data(Reader):
+    r = Reader()
+    r.feed(b"+a\r\n" * 100)
+    for left in range(99, -1, -1):
+        assert r.gets() == b"a"
+        assert r.len() == 4 * left
+
+
+def test_maxbuf(Reader):
+    r = Reader()
+    r.setmaxbuf(0)
+    assert r.getmaxbuf() == 0
+    r.setmaxbuf(1 << 20)
+    assert r.getmaxbuf() == 1 << 20
+    with pytest.raises(ValueError):
+        r.setmaxbuf(-1)
+    with pytest.raises(TypeError):
+        r.setmaxbuf("10")
+    r.setmaxbuf(1 << 100)  # "never", in practice
+    assert r.getmaxbuf() == sys.maxsize
+
+
+def _traced_after_consuming(Reader, maxbuf, size):
+    r = Reader()
+    r.setmaxbuf(maxbuf)
+    tracemalloc.start()
+    try:
+        r.feed(b"$%d\r\n" % size + b"x" * size + b"\r\n")
+        reply = r.gets()
+        assert len(reply) == size
+        del reply
+        gc.collect()
+        return tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+
+
+def test_idle_buffer_above_maxbuf_is_released(Reader):
+    assert _traced_after_consuming(Reader, 64 * 1024, 4 << 20) < 256 * 1024
+
+
+def test_maxbuf_zero_keeps_the_compiled_buffer(twin, Reader):
+    kept = _traced_after_consuming(Reader, 0, 4 << 20)
+    if twin.compiled:
+        assert kept >= 4 << 20
+    else:  # the pure twin always drops its consumed window (documented)
+        assert kept < 256 * 1024
+
+
+def test_reader_keeps_working_after_its_buffer_was_released(Reader):
+    r = Reader()
+    r.setmaxbuf(16)
+    for i in range(3):
+        r.feed(b"$100\r\n" + b"%d" % i * 100 + b"\r\n")
+        assert r.gets() == b"%d" % i * 100
+        assert r.gets() is False
+
+
+# -- RESP2 ---------------------------------------------------------------------
+
+RESP2_CASES = [
+    (b"+OK\r\n", [b"OK"]),
+    (b"+\r\n", [b""]),
+    (b":0\r\n:-42\r\n:9223372036854775807\r\n", [0, -42, 2 ** 63 - 1]),
+    (b"$3\r\nabc\r\n$0\r\n\r\n$-1\r\n", [b"abc", b"", None]),
+    (b"*0\r\n*-1\r\n", [[], None]),
+    (b"*3\r\n:1\r\n*2\r\n$1\r\na\r\n*0\r\n$-1\r\n", [[1, [b"a", []], None]]),
+    (b"*2\r\n*1\r\n+x\r\n*1\r\n*1\r\n:5\r\n", [[[b"x"], [[5]]]]),
+]
+
+
+@pytest.mark.parametrize("data, expected", RESP2_CASES)
+def test_resp2(Reader, data, expected):
+    assert parse(Reader, data) == expected
+    if hiredis is not None:
+        assert parse_hiredis(data) == expected
+
+
+def test_big_integers(Reader):
+    big = 12345678901234567890123456789
+    assert parse(Reader, b":%d\r\n:-%d\r\n" % (big, big)) == [big, -big]
+
+
+@pytest.mark.parametrize("payload", [
+    b"line\n", b"line\r", b"line\r\n", b"\r\n", b"\r\n\r\n", b"\n\r", b"\r", b"$3\r\nabc",
+    bytes(range(256)), b"x" * 70000, b"ends with cr\r",
+])
+def test_bulk_payloads_are_byte_exact(Reader, payload):
+    data = b"$%d\r\n%s\r\n" % (len(payload), payload)
+    assert parse(Reader, data + b"*2\r\n" + data + data) == [payload, [payload, payload]]
+
+
+def test_errors_are_returned_not_raised(Reader):
+    got = parse(Reader, b"-ERR unknown command\r\n*3\r\n:1\r\n-WRONGTYPE x\r\n*1\r\n-inner\r\n")
+    assert type(got[0]) is ReplyError and got[0].args == ("ERR unknown command",)
+    assert got[1][0] == 1
+    assert type(got[1][1]) is ReplyError and got[1][1].args == ("WRONGTYPE x",)
+    assert type(got[1][2][0]) is ReplyError and got[1][2][0].args == ("inner",)
+
+
+def test_error_messages_are_decoded_as_utf8_with_replacement(Reader):
+    (err,) = parse(Reader, b"-ERR caf\xc3\xa9 \xff\r\n")
+    assert err.args == ("ERR caf\u00e9 \ufffd",)
+    if hiredis is not None:
+        assert parse_hiredis(b"-ERR caf\xc3\xa9 \xff\r\n")[0].args == err.args
+
+
+# -- RESP3 ---------------------------------------------------------------------
+
+RESP3_CASES = [
+    (b"_\r\n", [None]),
+    (b"#t\r\n#f\r\n", [True, False]),
+    (b",1.5\r\n,-2\r\n,inf\r\n,-inf\r\n,1e3\r\n,.5\r\n,INF\r\n", [1.5, -2.0, math.inf, -math.inf, 1000.0, 0.5, math.inf]),
+    (b",nan\r\n", ["nan"]),
+    (b"=15\r\ntxt:Some string\r\n=4\r\nmkd:\r\n", [b"Some string", b""]),
+    (b"%2\r\n+a\r\n:1\r\n$1\r\nb\r\n*1\r\n:2\r\n", [{b"a": 1, b"b": [2]}]),
+    (b"%0\r\n%-1\r\n", [{}, None]),
+    (b"~3\r\n:1\r\n:2\r\n:1\r\n~0\r\n", [[1, 2, 1], []]),
+    (b"*2\r\n%1\r\n:1\r\n~1\r\n_\r\n_\r\n", [[{1: [None]}, None]]),
+    (b">3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$2\r\nhi\r\n", [("push", [b"message", b"ch", b"hi"])]),
+    (b">0\r\n", [("push", [])]),
+    (b"*1\r\n>1\r\n:1\r\n", [[("push", [1])]]),
+]
+
+
+@pytest.mark.parametrize("data, expected", RESP3_CASES)
+def test_resp3(Reader, data, expected):
+    assert [normalize(v) for v in parse(Reader, data)] == expected
+    if hiredis is not None:
+        assert [normalize(v) for v in parse_hiredis(data)] == expected
+
+
+def test_push_is_a_push_notification(Reader):
+    (push,) = parse(Reader, b">2\r\n+invalidate\r\n*1\r\n+k\r\n")
+    assert type(push) is PushNotification and isinstance(push, list)
+    assert push == [b"invalidate", [b"k"]]
+
+
+def test_big_numbers_are_ints_unlike_hiredis(Reader):
+    data = b"(3492890328409238509324850943850943825024385\r\n(-7\r\n"
+    assert parse(Reader, data) == [3492890328409238509324850943850943825024385, -7]
+
+
+def test_blob_errors_are_reply_errors_unlike_hiredis(Reader):
+    got = parse(Reader, b"!22\r\nSYNTAX invalid\r\nsyntax\r\n*1\r\n!3\r\nERR\r\n")
+    assert type(got[0]) is ReplyError and got[0].args == ("SYNTAX invalid\r\nsyntax",)
+    assert type(got[1][0]) is ReplyError and got[1][0].args == ("ERR",)
+
+
+def test_sets_are_lists_so_unhashable_members_work(Reader):
+    assert parse(Reader, b"~2\r\n*1\r\n:1\r\n%1\r\n:1\r\n:2\r\n") == [[[1], {1: 2}]]
+
+
+def test_map_duplicate_keys_last_wins(Reader):
+    assert parse(Reader, b"%2\r\n+k\r\n:1\r\n+k\r\n:2\r\n") == [{b"k": 2}]
+
+
+@pytest.mark.parametrize("data", [
+    b"%1\r\n*1\r\n:1\r\n:2\r\n",
+    b"%2\r\n:1\r\n:1\r\n%0\r\n:2\r\n",
+    b"*1\r\n%1\r\n~0\r\n:2\r\n",
+])
+def test_unhashable_map_keys_are_protocol_errors(Reader, data):
+    r = Reader()
+    r.feed(data)
+    with pytest.raises(ProtocolError, match="not hashable"):
+        r.gets()
+    with pytest.raises(ProtocolError, match="not hashable"):
+        r.gets()
+
+
+def test_unhashable_map_key_waits_for_the_whole_map(Reader):
+    r = Reader()
+    r.feed(b"%2\r\n*0\r\n:1\r\n")
+    assert r.gets() is False  # reported once the map is complete, in both twins
+    r.feed(b":2\r\n:3\r\n")
+    with pytest.raises(ProtocolError):
+        r.gets()
+
+
+@pytest.mark.parametrize("data, expected", [
+    (b"|1\r\n+key-popularity\r\n%1\r\n$1\r\na\r\n,0.19\r\n*2\r\n:2\r\n:3\r\n", [[2, 3]]),
+    (b"*3\r\n:1\r\n|1\r\n+ttl\r\n:3600\r\n:2\r\n:3\r\n", [[1, 2, 3]]),
+    (b"|0\r\n+after\r\n", [b"after"]),
+    (b"|1\r\n+a\r\n+b\r\n|1\r\n+c\r\n+d\r\n+reply\r\n", [b"reply"]),
+    (b"|1\r\n+a\r\n|1\r\n+b\r\n+c\r\n+d\r\n+reply\r\n", [b"reply"]),  # an attributed value
+    (b"%1\r\n|1\r\n+a\r\n+b\r\n+k\r\n+v\r\n", [{b"k": b"v"}]),
+    (b"|1\r\n+a\r\n+b\r\n>1\r\n+p\r\n", [PushNotification([b"p"])]),
+])
+def test_attributes_are_dropped_unlike_hiredis(Reader, data, expected):
+    assert parse(Reader, data) == expected
+
+
+def test_attribute_then_incomplete_reply_waits(Reader):
+    r = Reader()
+    r.feed(b"|1\r\n+a\r\n+b\r\n")
+    assert r.gets() is False
+    r.feed(b":1\r\n")
+    assert r.gets() == 1
+
+
+# -- encoding ------------------------------------------------------------------------
+
+def test_encoding_decodes_strings_like_hiredis(Reader):
+    data = (b"+caf\xc3\xa9\r\n$2\r\nhi\r\n=8\r\ntxt:ol\xc3\xa9\r\n-err\r\n:5\r\n"
+            b"*2\r\n$1\r\na\r\n%1\r\n+k\r\n+v\r\n")
+    expected = ["caf\u00e9", "hi", "ol\u00e9", ("error", "ReplyError", ("err",)), 5, ["a", {"k": "v"}]]
+    assert [normalize(v) for v in parse(Reader, data, encoding="utf-8")] == expected
+    if hiredis is not None:
+        assert [normalize(v) for v in parse_hiredis(data, encoding="utf-8")] == expected
+
+
+def test_other_encodings(Reader):
+    assert parse(Reader, b"$2\r\n\xe9\xe8\r\n", encoding="latin-1") == ["\u00e9\u00e8"]
+    assert parse(Reader, b"+\xff\xfe\r\n", encoding="utf-16-le") == ["\ufeff"]
+
+
+def test_gets_false_returns_bytes(Reader):
+    r = Reader(encoding="utf-8")
+    r.feed(b"$2\r\nhi\r\n*1\r\n+ok\r\n$2\r\nhi\r\n")
+    assert r.gets(False) == b"hi"
+    assert r.gets(shouldDecode=False) == [b"ok"]
+    assert r.gets() == "hi"
+    if hiredis is not None:
+        h = hiredis.Reader(encoding="utf-8")
+        h.feed(b"$2\r\nhi\r\n")
+        assert h.gets(False) == b"hi"
+
+
+def test_undecodable_bytes_come_back_raw_without_errors_argument(Reader):
+    r = Reader(encoding="utf-8")
+    r.feed(b"*3\r\n$2\r\n\xff\xfe\r\n+ok\r\n+\xc3\r\n$2\r\nok\r\n")
+    assert r.gets() == [b"\xff\xfe", "ok", b"\xc3"]
+    assert r.gets() == "ok"
+
+
+def test_errors_argument_is_applied(Reader):
+    r = Reader(encoding="utf-8", errors="replace")
+    r.feed(b"$2\r\nA\xff\r\n")
+    assert r.gets() == "A\ufffd"
+    r.set_encoding("utf-8", "surrogateescape")
+    r.feed(b"+\xff\r\n")
+    assert r.gets() == "\udcff"
+
+
+def test_explicit_strict_raises_after_consuming_the_whole_reply(Reader):
+    r = Reader(encoding="utf-8", errors="strict")
+    r.feed(b"*3\r\n$1\r\n\xff\r\n$1\r\n\xfe\r\n:1\r\n+next\r\n")
+    with pytest.raises(UnicodeDecodeError) as info:
+        r.gets()
+    assert info.value.object == b"\xff"  # the first failure
+    assert r.gets() == "next"  # the stream stayed in sync
+    assert r.gets() is False
+
+
+def test_set_encoding_switches_mid_stream(Reader):
+    r = Reader()
+    r.feed(b"+a\r\n+b\r\n+c\r\n")
+    assert r.gets() == b"a"
+    r.set_encoding("utf-8")
+    assert r.gets() == "b"
+    r.set_encoding(None)
+    assert r.gets() == b"c"
+    with pytest.raises(LookupError):
+        r.set_encoding("no-such-codec")
+    with pytest.raises(LookupError):
+        r.set_encoding(errors="no-such-handler")
+
+
+# -- protocol errors -------------------------------------------------------------
+
+BAD_STREAMS = [
+    (b"@foo\r\n", "unknown reply type"),
+    (b"@", "unknown reply type"),                 # known bad before the line ends
+    (b"\r\n", "unknown reply type"),
+    (b"$-2\r\n", "bad bulk string length"),
+    (b"$abc\r\n", "bad bulk string length"),
+    (b"$\r\n", "bad bulk string length"),
+    (b"$ 3\r\nabc\r\n", "bad bulk string length"),
+    (b"$+3\r\nabc\r\n", "bad bulk string length"),
+    (b"$%d\r\n" % (MAX_BULK_LEN + 1), "out of range"),
+    (b"$1234567890123456789\r\n", "out of range"),
+    (b"$" + b"9" * 25, "out of range"),             # never terminated
+    (b"*" + b"1" * 21 + b"x", "bad array length"),
+    (b"*-2\r\n", "bad array length"),
+    (b"*1x\r\n", "bad array length"),
+    (b"%-5\r\n", "bad map length"),
+    (b"|-1\r\n", "bad attribute length"),
+    (b":12a\r\n", "bad integer value"),
+    (b":\r\n", "bad integer value"),
+    (b": 1\r\n", "bad integer value"),
+    (b":1_000\r\n", "bad integer value"),
+    (b":+1\r\n", "bad integer value"),
+    (b"$3\r\nabcXY", "not followed by"),
+    (b"$3\r\nabc\rX", "not followed by"),
+    (b"*1\r\n$1\r\nab\r\n", "not followed by"),
+    (b"+O\rK\r\n", "not followed by '\\\\n'"),
+    (b"+OK\rX", "not followed by '\\\\n'"),
+    (b":1\r2\r\n", "not followed by '\\\\n'"),
+    (b"#x\r\n", "bad boolean"),
+    (b"#\r\n", "bad boolean"),
+    (b"_x\r\n", "bad null"),
+    (b",abc\r\n", "bad double"),
+    (b",1.5x\r\n", "bad double"),
+    (b",1_0\r\n", "bad double"),
+    (b",\r\n", "bad double"),
+    (b"(1.5\r\n", "bad big number"),
+    (b"(\r\n", "bad big number"),
+    (b"=2\r\nab\r\n", "verbatim"),
+    (b"=5\r\ntxtxx\r\n", "verbatim"),
+    (b"*2\r\n:1\r\n?\r\n", "unknown reply type"),
+]
+
+
+@pytest.mark.parametrize("data, message", BAD_STREAMS)
+def test_protocol_errors(Reader, data, message):
+    r = Reader()
+    r.feed(data)
+    with pytest.raises(ProtocolError, match=message):
+        r.gets()
+    # the reader stays failed, whatever comes next
+    r.feed(b"+OK\r\n")
+    with pytest.raises(ProtocolError, match=message):
+        r.gets()
+
+
+@pytest.mark.c_extension
+@pytest.mark.parametrize("data, message", BAD_STREAMS)
+def test_protocol_error_messages_are_identical_in_both_twins(data, message):
+    from pyredis.protocol import _reader, _reader_py
+
+    got = []
+    for module in (_reader, _reader_py):
+        r = module.Reader(protocolError=lambda m: ValueError(m))
+        r.feed(data)
+        with pytest.raises(ValueError) as info:
+            r.gets()
+        got.append(str(info.value))
+    assert got[0] == got[1]
+
+
+@needs_hiredis
+@pytest.mark.parametrize("data", [
+    b"@foo\r\n", b"$-2\r\n", b"$abc\r\n", b"*-2\r\n", b":12a\r\n", b"+O\rK\r\n", b"#x\r\n",
+    b"_x\r\n", b",abc\r\n", b"=2\r\nab\r\n",
+])
+def test_hiredis_rejects_the_same_streams(data):
+    h = hiredis.Reader()
+    h.feed(data)
+    with pytest.raises(hiredis.ProtocolError):
+        h.gets()
+
+
+def test_missing_crlf_after_bulk_is_an_error_unlike_hiredis(Reader):
+    r = Reader()
+    r.feed(b"$3\r\nabcXX:1\r\n")
+    with pytest.raises(ProtocolError):
+        r.gets()
+
+
+def test_protocol_error_class_and_factory(Reader):
+    class MyError(Exception):
+        pass
+
+    r = Reader(protocolError=MyError)
+    r.feed(b"!x\r\n")
+    with pytest.raises(MyError, match="bad blob error length"):
+        r.gets()
+    r = Reader(protocolError=lambda m: MyError("wrapped " + m))
+    r.feed(b"^")
+    with pytest.raises(MyError, match="^wrapped Protocol error"):
+        r.gets()
+
+
+def test_replies_before_the_error_are_delivered(Reader):
+    r = Reader()
+    r.feed(b"+a\r\n:1\r\n@bad\r\n")
+    assert r.gets() == b"a"
+    assert r.gets() == 1
+    with pytest.raises(ProtocolError):
+        r.gets()
+
+
+def _peak_while(callback):
+    tracemalloc.start()
+    try:
+        callback()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+@pytest.mark.parametrize("header", [
+    b"*2000000000\r\n", b"$500000000\r\n", b"%1000000000\r\n", b"~999999999999999999\r\n",
+    b">2000000000\r\n", b"*2000000000\r\n*2000000000\r\n*2000000000\r\n",
+    b"=500000000\r\n", b"*1000\r\n" * 1000,
+])
+def test_claimed_sizes_allocate_nothing_before_the_data(Reader, header):
+    r = Reader()
+
+    def run():
+        r.feed(header + b"$5\r\nabc")
+        assert r.gets() is False
+
+    assert _peak_while(run) < 4 << 20
+
+
+def _depth(value):
+    depth = 0
+    while isinstance(value, (list, dict)):
+        value = value[0] if isinstance(value, list) else next(iter(value.values()))
+        depth += 1
+    return depth, value
+
+
+@pytest.mark.parametrize("opener", [b"*1\r\n", b"~1\r\n", b">1\r\n", b"%1\r\n:0\r\n"])
+def test_ten_thousand_nested_levels_parse_without_recursion(Reader, opener):
+    r = Reader()
+    r.feed(opener * 10000 + b":1\r\n" + b"+after\r\n")
+    assert _depth(r.gets()) == (10000, 1)
+    assert r.gets() == b"after"
+
+
+def test_deep_nesting_fed_in_pieces(Reader):
+    data = b"*2\r\n" * 5000 + b":1\r\n" + b"$1\r\nx\r\n" * 5000
+    r = Reader()
+    for i in range(0, len(data), 777):
+        r.feed(data[i:i + 777])
+        if i + 777 < len(data):
+            assert r.gets() is False
+    depth, leaf = _depth(r.gets())
+    assert (depth, leaf) == (5000, 1)
+
+
+# -- streams cut anywhere ----------------------------------------------------------
+
+MIXED = (
+    b"+OK\r\n-ERR e\r\n:-12\r\n$5\r\nab\r\nc\r\n$-1\r\n*3\r\n$0\r\n\r\n*0\r\n:3\r\n"
+    b"_\r\n#t\r\n,2.5\r\n(12345678901234567890\r\n=8\r\ntxt:a\r\nb\r\n"
+    b"%1\r\n+k\r\n~2\r\n:1\r\n:2\r\n>2\r\n+m\r\n!3\r\nE\r\n\r\n|1\r\n+a\r\n+b\r\n+z\r\n"
+    b"*10\r\n" + b"$3\r\nabc\r\n" * 10
+)
+
+
+def _mixed_expected(Reader):
+    return [normalize(v) for v in parse(Reader, MIXED)]
+
+
+def test_mixed_stream_content(Reader):
+    assert _mixed_expected(Reader) == [
+        b"OK", ("error", "ReplyError", ("ERR e",)), -12, b"ab\r\nc", None, [b"", [], 3],
+        None, True, 2.5, 12345678901234567890, b"a\r\nb",
+        {b"k": [1, 2]}, ("push", [b"m", ("error", "ReplyError", ("E\r\n",))]), b"z",
+        [b"abc"] * 10,
+    ]
+
+
+def test_stream_cut_at_every_point(Reader):
+    expected = _mixed_expected(Reader)
+    for cut in range(1, len(MIXED)):
+        r = Reader(notEnoughData=MISSING)
+        got = replies(r, MIXED[:cut], MISSING)
+        got += replies(r, MIXED[cut:], MISSING)
+        assert [normalize(v) for v in got] == expected, cut
+
+
+def test_stream_fed_byte_by_byte(Reader):
+    r = Reader(notEnoughData=MISSING)
+    got = []
+    for i in range(len(MIXED)):
+        got += replies(r, MIXED[i:i + 1], MISSING)
+    assert [normalize(v) for v in got] == _mixed_expected(Reader)
+    assert r.len() == 0 and not r.has_data()
+
+
+def test_feeding_without_draining_in_between(Reader):
+    r = Reader()
+    for _ in range(50):
+        r.feed(b"*2\r\n$3\r\nabc\r\n:1\r\n+x")
+        r.feed(b"\r\n")
+    assert replies(r) == [[b"abc", 1], b"x"] * 50
+
+
+# -- user code running inside gets() ----------------------------------------------
+
+def test_failing_reply_error_factory_leaves_a_consistent_reader(Reader):
+    calls = []
+
+    def flaky(message):
+        calls.append(message)
+        if len(calls) == 1:
+            raise RuntimeError("factory failed")
+        return ReplyError(message)
+
+    r = Reader(replyError=flaky)
+    r.feed(b"*3\r\n:1\r\n-e\r\n:3\r\n")
+    with pytest.raises(RuntimeError, match="factory failed"):
+        r.gets()
+    reply = r.gets()  # retried from where it stopped: nothing lost or doubled
+    assert reply[0] == 1 and reply[1].args == ("e",) and reply[2] == 3
+
+
+def test_gets_cannot_be_reentered(Reader):
+    seen = []
+
+    def reentrant(message):
+        try:
+            r.gets()
+        except RuntimeError as exc:
+            seen.append(str(exc))
+        r.feed(b"+fed-inside\r\n")  # feeding is allowed
+        return ReplyError(message)
+
+    r = Reader(replyError=reentrant)
+    r.feed(b"*2\r\n-e\r\n:2\r\n")
+    reply = r.gets()
+    assert reply[0].args == ("e",) and reply[1] == 2
+    assert r.gets() == b"fed-inside"
+    assert seen and "again" in seen[0]
+
+
+# -- against a real server -----------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def debug_server():
+    """A server allowing DEBUG PROTOCOL (RESP3 samples of every type)."""
+    try:
+        server = RedisServer(extra=("--enable-debug-command", "yes"), unix=False).start()
+    except RuntimeError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    yield server
+    server.stop()
+
+
+def _exchange(server, commands, count, Reader, **kwargs):
+    """Send ``commands`` and parse ``count`` replies in small recv() pieces."""
+    reader = Reader(notEnoughData=MISSING, **kwargs)
+    out = []
+    with socket.create_connection((server.host, server.port), timeout=5) as sock:
+        sock.sendall(b"".join(pack(*c) for c in commands))
+        while len(out) < count:
+            reply = reader.gets()
+            if reply is MISSING:
+                chunk = sock.recv(1000)
+                assert chunk, "server closed"
+                reader.feed(chunk)
+            else:
+                out.append(reply)
+    return out
+
+
+def test_real_server_resp2(redis, Reader):
+    value = b"bin\r\n\x00\xff" * 500
+    commands = [("SET", "k", value), ("GET", "k"), ("GET", "missing"), ("INCRBY", "n", -7),
+                ("RPUSH", "l", *range(300)), ("LRANGE", "l", 0, -1), ("LRANGE", "nolist", 0, -1),
+                ("HSET", "h", "f", "v"), ("HGETALL", "h"), ("GET", "h"), ("NOSUCHCOMMAND",),
+                ("EVAL", "return {1, {2, {3}}, redis.error_reply('E1')}", 0)]
+    got = _exchange(redis, commands, len(commands), Reader)
+    assert got[:6] == [b"OK", value, None, -7, 300, [b"%d" % i for i in range(300)]]
+    assert got[6:9] == [[], 1, [b"f", b"v"]]
+    assert type(got[9]) is ReplyError and got[9].args[0].startswith("WRONGTYPE")
+    assert type(got[10]) is ReplyError and "unknown command" in got[10].args[0]
+    assert got[11][:2] == [1, [2, [3]]] and got[11][2].args[0].endswith("E1")
+    if hiredis is not None:
+        redis.flushall()
+        assert [normalize(v) for v in got] == [
+            normalize(v) for v in _exchange(redis, commands, len(commands), hiredis.Reader,
+                                            replyError=ReplyError)]
+
+
+def test_real_server_resp3_types(debug_server, Reader):
+    kinds = ["string", "integer", "double", "bignum", "null", "array", "set", "map",
+             "attrib", "push", "verbatim", "true", "false"]
+    commands = [("HELLO", 3)] + [("DEBUG", "PROTOCOL", kind) for kind in kinds]
+    # "push" sends the push message and then its reply
+    got = _exchange(debug_server, commands, len(commands) + 1, Reader)
+    hello, got = got[0], dict(zip(kinds[:9], got[1:10]))
+    assert hello[b"proto"] == 3
+    assert got["string"] == b"Hello World"
+    assert got["integer"] == 12345
+    assert got["double"] == pytest.approx(3.141)
+    assert got["bignum"] == 1234567999999999999999999999999999999
+    assert got["null"] is None
+    assert got["array"] == [0, 1, 2]
+    assert sorted(got["set"]) == [0, 1, 2]
+    assert got["map"] == {0: False, 1: True, 2: False}
+    assert got["attrib"] == b"Some real reply following the attribute"
+
+
+def test_real_server_push_verbatim_booleans(debug_server, Reader):
+    commands = [("HELLO", 3), ("DEBUG", "PROTOCOL", "push"), ("DEBUG", "PROTOCOL", "verbatim"),
+                ("DEBUG", "PROTOCOL", "true"), ("DEBUG", "PROTOCOL", "false")]
+    got = _exchange(debug_server, commands, 6, Reader, encoding="utf-8")
+    assert type(got[1]) is PushNotification and got[1] == ["server-cpu-usage", 42]
+    assert got[2] == "Some real reply following the push reply"
+    assert got[3] == "This is a verbatim\nstring"
+    assert got[4:] == [True, False]
+
+
+def test_real_server_subscribe_pushes(debug_server, Reader):
+    got = _exchange(debug_server, [("HELLO", 3), ("SUBSCRIBE", "ch")], 2, Reader)
+    assert type(got[1]) is PushNotification and got[1] == [b"subscribe", b"ch", 1]
+
+
+def test_types_table_matches_the_spec():
+    assert MAX_BULK_LEN == 512 * 1024 * 1024
+    assert _types.MAX_LENGTH_DIGITS == 18
