@@ -71,7 +71,10 @@ USER_US_TARGET = 5.0
 WALL_VS_C_TARGET = 0.90
 BULK_US_TARGET = 1.0
 THREADS_VS_REDISPY_TARGET = 2 * 21.0 / 9.0
-PAIR_VS_PURE_TARGET = 5.0
+# Issue 3: compiled pair <= 110 ns (a straightforward pure-Python pool is
+# ~500 ns; our pure twin is faster than that, so a ratio to it is reported,
+# not targeted).
+PAIR_NS_TARGET = 110.0
 
 
 # ---------------------------------------------------------------------------
@@ -98,7 +101,8 @@ class PyredisImpl:
 
     def info(self):
         return {
-            "version": getattr(self.mod, "__version__", "?"),
+            # pyredis has no __version__ (as upstream): name the active twins.
+            "version": self.mod.IMPLEMENTATION + " twins",
             "compiled": bool(self.mod.COMPILED),
             "file": getattr(self.mod, "__file__", "?"),
             "note": "",
@@ -469,10 +473,10 @@ def check_targets(results):
                     % ("n/a" if x is None else "%.1fx" % x, THREADS_VS_REDISPY_TARGET),
                     None if x is None else x >= THREADS_VS_REDISPY_TARGET))
     if "pair" in results:
-        x = _ratio(get("pair", "pyredis-py", "user_us"), get("pair", "pyredis-c", "user_us"))
-        out.append(("pair %s faster than pure >= %gx"
-                    % ("n/a" if x is None else "%.1fx" % x, PAIR_VS_PURE_TARGET),
-                    None if x is None else x >= PAIR_VS_PURE_TARGET))
+        us = get("pair", "pyredis-c", "user_us")
+        ns = None if us is None else us * 1000.0
+        out.append(("pair %s ns <= %g ns" % ("n/a" if ns is None else "%.0f" % ns, PAIR_NS_TARGET),
+                    None if ns is None else ns <= PAIR_NS_TARGET))
     return out
 
 
