@@ -37,8 +37,12 @@ def _bad_argument(arg, position):
 
 def _payload(arg, position):
     """One argument as a bytes-like payload (the slow path: not exact bytes/str/int)."""
-    if isinstance(arg, (bytes, bytearray)):
+    if isinstance(arg, bytes):
         return arg
+    if isinstance(arg, bytearray):
+        # A snapshot: a later argument's __str__ could resize it after its
+        # length header is written, and the frame would lie.
+        return bytes(arg)
     if isinstance(arg, str):
         return str.encode(arg, "utf-8")
     if isinstance(arg, memoryview):
