@@ -2,5 +2,6 @@
 from pyredis.client.client import Client
 from pyredis.client.pubsub import PubSubClient
 from pyredis.connection import Connection
+from pyredis.helper import dict_from_list
 
-__all__ = ["Client", "PubSubClient", "Connection"]
+__all__ = ["Client", "PubSubClient", "Connection", "dict_from_list"]
