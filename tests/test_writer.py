@@ -250,3 +250,35 @@ def test_property_twins_agree_and_round_trip(commands):
                         for a in c)]
         for args in plain:
             assert hiredis.pack_command(args) == compiled.pack_command(args)
+
+
+# -- CommandBuffer (bulk mode) -------------------------------------------------------------
+def test_command_buffer_packs_in_order_and_calls_on_full(w):
+    calls = []
+    buf = w.CommandBuffer(3, 1 << 20, lambda: calls.append((buf.pending, len(buf))))
+    buf.add("SET", "a", 1)
+    buf.add("GET", "a")
+    assert calls == [] and buf.pending == 2
+    buf.add("PING")
+    assert calls == [(3, len(w.pack_commands([("SET", "a", 1), ("GET", "a"), ("PING",)])))]
+    assert buf.take() == w.pack_commands([("SET", "a", 1), ("GET", "a"), ("PING",)])
+    assert buf.take() == b"" and len(buf) == 0 and buf.pending == 3  # the owner resets pending
+    buf.pending = 0
+    assert buf.pending == 0
+
+
+def test_command_buffer_byte_limit_and_never_flush(w):
+    calls = []
+    buf = w.CommandBuffer(0, 100, lambda: calls.append(buf.take()))
+    for _ in range(10):
+        buf.add("SET", "k", b"v" * 30)
+    assert len(calls) == 5 and all(len(chunk) >= 100 for chunk in calls)
+    assert buf.pending == 10  # 0: never a full batch
+
+
+def test_command_buffer_bad_argument_adds_nothing(w):
+    buf = w.CommandBuffer(0, 1 << 20, lambda: None)
+    buf.add("PING")
+    with pytest.raises(TypeError):
+        buf.add("SET", "k", None)
+    assert buf.pending == 1 and buf.take() == w.writer("PING")

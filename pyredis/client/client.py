@@ -2,7 +2,7 @@
 from pyredis import commands
 from pyredis.connection.connection import Connection
 from pyredis.exceptions import PyRedisError
-from pyredis.protocol import pack_command
+from pyredis.protocol import CommandBuffer
 
 # In bulk mode, buffered commands are written out (replies still unread)
 # once they exceed this many bytes, so a large bulk_size or large values
@@ -34,19 +34,19 @@ class Client(
 
     def __init__(self, **kwargs):
         self._conn = Connection(**kwargs)
-        self._bulk = False
         self._bulk_size = 0
         self._bulk_results = None
-        self._bulk_buf = None  # packed commands not yet written
-        self._bulk_pending = 0  # commands whose replies are not read yet
+        self._buffer = None  # a CommandBuffer while in bulk mode
         self._bind_fast_path()
 
     def _bind_fast_path(self):
-        # Outside bulk mode ``client.execute`` is the connection's own execute:
-        # one Python call less per command.  A subclass that overrides execute
-        # keeps its override.
+        # ``client.execute`` is bound straight to the connection's execute
+        # (normal mode) or to the buffer's add (bulk mode): no Python frame of
+        # ours per command.  A subclass that overrides execute keeps its
+        # override, which reaches the same place through Client.execute.
         if type(self).execute is Client.execute:
-            self.execute = self._conn.execute
+            buffer = self._buffer
+            self.execute = self._conn.execute if buffer is None else buffer.add
 
     @property
     def closed(self):
@@ -64,38 +64,30 @@ class Client(
     # -- commands ------------------------------------------------------------
     def execute(self, *args):
         """Run one command and return its reply (None in bulk mode)."""
-        if not self._bulk:
+        buffer = self._buffer
+        if buffer is None:
             return self._conn.execute(*args)
-        # Bulk mode: pack now (a bad argument raises here and nothing is
-        # queued), write when the batch is full.
-        buf = self._bulk_buf
-        buf += pack_command(args)
-        pending = self._bulk_pending + 1
-        self._bulk_pending = pending
-        if pending == self._bulk_size:
-            self._bulk_flush()
-        elif len(buf) >= BULK_WRITE_LIMIT:
-            self._bulk_write()
+        # Bulk mode: packed now (a bad argument raises here and nothing is
+        # queued), written when the batch is full.
+        buffer.add(*args)
         return None
 
     # -- bulk mode -----------------------------------------------------------
     @property
     def bulk(self):
-        return self._bulk
+        return self._buffer is not None
 
     def bulk_start(self, bulk_size=5000, keep_results=True):
         """Buffer commands; every ``bulk_size`` commands, write them at once and read the replies.
 
         ``bulk_size`` 0, None or negative: replies are only read by bulk_stop().
         """
-        if self._bulk:
+        if self._buffer is not None:
             raise PyRedisError("Already in bulk mode")
         self._bulk_size = bulk_size if bulk_size and bulk_size > 0 else 0
         self._bulk_results = [] if keep_results else None
-        self._bulk_buf = bytearray()
-        self._bulk_pending = 0
-        self._bulk = True
-        self.__dict__.pop("execute", None)  # the class method handles bulk mode
+        self._buffer = CommandBuffer(self._bulk_size, BULK_WRITE_LIMIT, self._bulk_on_full)
+        self._bind_fast_path()
 
     def bulk_stop(self):
         """Flush and leave bulk mode.
@@ -103,27 +95,33 @@ class Client(
         Returns every reply since bulk_start in command order (error replies as
         exception instances), or None when keep_results was False.
         """
-        if not self._bulk:
+        if self._buffer is None:
             raise PyRedisError("Not in bulk mode")
         self._bulk_flush()
-        self._bulk = False
+        self._buffer = None  # also breaks the buffer -> bound method -> client cycle
         results = self._bulk_results
         self._bulk_results = None
-        self._bulk_buf = None
         self._bind_fast_path()
         return results
 
+    def _bulk_on_full(self):
+        """Called by the buffer: a whole batch (flush) or too many bytes (write only)."""
+        if self._buffer.pending == self._bulk_size:
+            self._bulk_flush()
+        else:
+            self._bulk_write()
+
     def _bulk_write(self):
         """Send what is buffered (one sendall); replies stay pending."""
-        buf = self._bulk_buf
-        if buf:
-            self._bulk_buf = bytearray()
-            self._conn._send(buf)
+        data = self._buffer.take()
+        if data:
+            self._conn._send(data)
 
     def _bulk_flush(self):
         """Write what is buffered and read every pending reply (one read loop)."""
-        pending = self._bulk_pending
-        self._bulk_pending = 0
+        buffer = self._buffer
+        pending = buffer.pending
+        buffer.pending = 0
         try:
             self._bulk_write()
             if pending:
@@ -131,7 +129,7 @@ class Client(
                 self._conn.read_replies(pending, _DISCARD if results is None else results)
         except BaseException:
             # The connection is closed by now: nothing buffered can be sent.
-            self._bulk_buf = bytearray()
+            buffer.take()
             raise
 
 

@@ -12,6 +12,7 @@ _writer = import_twin(__name__, "_writer")
 Reader = _reader.Reader
 writer = _writer.writer
 pack_command = _writer.pack_command
+CommandBuffer = _writer.CommandBuffer
 to_bytes = _writer.to_bytes
 
 __all__ = ["to_bytes", "Reader", "writer"]

@@ -43,7 +43,7 @@ cdef extern from "Python.h":
     int Py_DTSF_ADD_DOT_0
     bint PyList_Check(object o)
 
-__all__ = ["to_bytes", "writer", "pack_command", "pack_commands"]
+__all__ = ["to_bytes", "writer", "pack_command", "pack_commands", "CommandBuffer"]
 
 cdef enum:
     STACK_PIECES = 16     # commands up to this many arguments need no heap array
@@ -384,3 +384,44 @@ def pack_commands(commands):
     for args in commands:
         batch.add(args)
     return batch.finish()
+
+
+cdef class CommandBuffer:
+    """Commands packed back to back, for bulk mode (see ``_writer_py``).
+
+    Packed commands are kept as a list of bytes and joined once by ``take()``:
+    one allocation per command (the packed bytes) and none of the copying a
+    growing buffer would do.
+    """
+    cdef list _chunks
+    cdef Py_ssize_t _size
+    cdef public Py_ssize_t pending
+    cdef Py_ssize_t _flush_every, _byte_limit
+    cdef object _on_full
+
+    def __init__(self, Py_ssize_t flush_every, Py_ssize_t byte_limit, on_full):
+        self._chunks = []
+        self._size = 0
+        self.pending = 0
+        self._flush_every = flush_every
+        self._byte_limit = byte_limit
+        self._on_full = on_full
+
+    def add(self, *args):
+        cdef bytes data = _pack_tuple(args)
+        self._chunks.append(data)
+        self._size += PyBytes_GET_SIZE(data)
+        self.pending += 1
+        if self.pending == self._flush_every or self._size >= self._byte_limit:
+            self._on_full()
+
+    def take(self):
+        """Everything packed so far (bytes); the buffer is empty afterwards."""
+        data = b"".join(self._chunks)
+        self._chunks = []
+        self._size = 0
+        return data
+
+    def __len__(self):
+        """Packed bytes not yet taken."""
+        return self._size

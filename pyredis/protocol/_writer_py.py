@@ -13,7 +13,7 @@ Anything else is a ``TypeError`` naming the type and the argument position
 (0 = the command name), raised before any output exists.
 """
 
-__all__ = ["to_bytes", "writer", "pack_command", "pack_commands"]
+__all__ = ["to_bytes", "writer", "pack_command", "pack_commands", "CommandBuffer"]
 
 _EXPECTED = "expected str, bytes, bytearray, memoryview, int or float"
 
@@ -100,3 +100,45 @@ def pack_commands(commands):
     for args in commands:
         _pack(_as_sequence(args), out)
     return b"".join(out)
+
+
+class CommandBuffer:
+    """Commands packed back to back, for bulk mode.
+
+    ``add(*args)`` packs one command onto the end (a bad argument raises and
+    adds nothing) and counts it in ``pending``.  When ``pending`` reaches
+    ``flush_every`` (0: never) or the packed bytes reach ``byte_limit``,
+    ``on_full()`` is called; it is expected to ``take()`` the bytes (and, for
+    a full batch, read ``pending`` replies and reset it to 0).
+    """
+
+    __slots__ = ("_chunks", "_size", "pending", "_flush_every", "_byte_limit", "_on_full")
+
+    def __init__(self, flush_every, byte_limit, on_full):
+        self._chunks = []
+        self._size = 0
+        self.pending = 0
+        self._flush_every = flush_every
+        self._byte_limit = byte_limit
+        self._on_full = on_full
+
+    def add(self, *args):
+        out = []
+        _pack(args, out)
+        data = b"".join(out)
+        self._chunks.append(data)
+        self._size += len(data)
+        self.pending += 1
+        if self.pending == self._flush_every or self._size >= self._byte_limit:
+            self._on_full()
+
+    def take(self):
+        """Everything packed so far (bytes); the buffer is empty afterwards."""
+        data = b"".join(self._chunks)
+        self._chunks = []
+        self._size = 0
+        return data
+
+    def __len__(self):
+        """Packed bytes not yet taken."""
+        return self._size
