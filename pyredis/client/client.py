@@ -1,4 +1,6 @@
 """Client: one connection, every command mixin except Subscribe, bulk mode."""
+from operator import attrgetter
+
 from pyredis import commands
 from pyredis.connection.connection import Connection
 from pyredis.exceptions import PyRedisError
@@ -48,9 +50,8 @@ class Client(
             buffer = self._buffer
             self.execute = self._conn.execute if buffer is None else buffer.add
 
-    @property
-    def closed(self):
-        return self._conn.closed
+    # A C-level getter (no Python frame): pools read it on every release.
+    closed = property(attrgetter("_conn._closed"), doc="True once the connection was closed.")
 
     def close(self):
         self._conn.close()

@@ -1,4 +1,6 @@
 """PubSubClient: one connection in subscriber mode."""
+from operator import attrgetter
+
 from pyredis import commands
 from pyredis.connection.connection import Connection
 
@@ -15,9 +17,8 @@ class PubSubClient(commands.Subscribe):
     def __init__(self, **kwargs):
         self._conn = Connection(**kwargs)
 
-    @property
-    def closed(self):
-        return self._conn.closed
+    # A C-level getter (no Python frame): pools read it on every release.
+    closed = property(attrgetter("_conn._closed"), doc="True once the connection was closed.")
 
     def close(self):
         self._conn.close()

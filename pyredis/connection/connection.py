@@ -19,6 +19,7 @@ Rules it keeps (DESIGN.md, "Reliability rules"):
 """
 import os
 import socket
+from operator import attrgetter
 import ssl as _ssl
 import struct
 import sys
@@ -102,9 +103,8 @@ class Connection:
         self._buf = None
         self._closed = False
 
-    @property
-    def closed(self):
-        return self._closed
+    # A C-level getter: pools read ``closed`` on every release.
+    closed = property(attrgetter("_closed"), doc="True once the connection was closed (for good).")
 
     # -- connecting --------------------------------------------------------
     def _connect(self):

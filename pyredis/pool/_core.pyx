@@ -268,7 +268,9 @@ cdef class PoolCore:
         """Run one command on a leased client and give the client back."""
         conn = self._acquire(None)
         try:
-            return conn.execute(*args, **kwargs)
+            if kwargs:
+                return conn.execute(*args, **kwargs)
+            return conn.execute(*args)  # no keyword dict to build: the common case
         finally:
             self._release(conn)
 
