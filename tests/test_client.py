@@ -35,6 +35,7 @@ def count_writes(client):
     client.ping()  # connect first
     wrapped = CountingSocket(client._conn._sock)
     client._conn._sock = wrapped
+    client._conn._fd = -1  # make the compiled _io use the (wrapped) socket object
     return wrapped
 
 

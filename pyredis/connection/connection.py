@@ -2,7 +2,7 @@
 
 This module is the bottom of the standalone data path::
 
-    Client.execute -> Connection.execute -> pack_command, sendall, recv_into/feed/gets
+    Client.execute -> Connection.execute -> pack_command, then _io: send, recv/feed/gets
 
 Rules it keeps (DESIGN.md, "Reliability rules"):
 
@@ -33,7 +33,13 @@ from pyredis.exceptions import (
     PyRedisError,
     ReplyError,
 )
+from pyredis._twins import import_twin
 from pyredis.protocol import Reader, pack_command
+
+# send/receive loops: compiled (on the descriptor, GIL released) or pure
+_io = import_twin("pyredis.connection", "_io")
+send_all = _io.send_all
+read_reply = _io.read_reply
 
 # recv_into() target; one per connection, allocated at connect time.
 READ_BUFFER_SIZE = 64 * 1024
@@ -99,6 +105,7 @@ class Connection:
         self._ssl = bool(ssl)
         self._ssl_context = ssl_context
         self._sock = None
+        self._fd = -1  # the socket's descriptor when _io may use it directly
         self._reader = None
         self._buf = None
         self._closed = False
@@ -146,12 +153,14 @@ class Connection:
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                 if tls:
                     sock = self._wrap_tls(sock)
-            self._apply_read_timeout(sock, tls)
+            direct = self._apply_read_timeout(sock, tls)
         except (OSError, OverflowError, ValueError, TypeError) as exc:
             if sock is not None:
                 sock.close()
             self.close()
             raise PyRedisConnError("Failed to connect to %s: %s" % (target, exc)) from exc
+        # A blocking plain socket: _io may send/receive on its descriptor.
+        self._fd = sock.fileno() if direct else -1
         return sock
 
     def _wrap_tls(self, sock):
@@ -168,14 +177,17 @@ class Connection:
             raise
 
     def _apply_read_timeout(self, sock, tls):
+        """Set the read timeout; True when the socket is left in blocking mode
+        (kernel timeouts, or none) so that its descriptor can be used directly."""
         timeout = self._read_timeout
         if KERNEL_TIMEOUTS and not tls and timeout is not None and 0 < timeout < 2 ** 31:
             sock.settimeout(None)
             tv = _timeval(timeout)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, tv)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, tv)
-        else:
-            sock.settimeout(timeout)
+            return True
+        sock.settimeout(timeout)
+        return timeout is None and not tls and KERNEL_TIMEOUTS
 
     def _handshake_commands(self):
         cmds = []
@@ -196,6 +208,7 @@ class Connection:
     def close(self):
         """Close the socket for good.  Idempotent."""
         self._closed = True
+        self._fd = -1  # first: the number may be reused once the socket is closed
         sock = self._sock
         self._sock = None
         self._reader = None
@@ -217,7 +230,7 @@ class Connection:
         if sock is None:
             sock = self._connect()
         try:
-            sock.sendall(data)
+            send_all(sock, self._fd, data)
         except BaseException as exc:
             # Part of the command may be on the wire: the stream is unusable.
             self.close()
@@ -236,24 +249,16 @@ class Connection:
         sock = self._sock
         if sock is None:
             sock = self._connect()
+        fd = self._fd
         try:
-            sock.sendall(data)
+            send_all(sock, fd, data)
         except BaseException as exc:
             self.close()
             if isinstance(exc, Exception):
                 raise PyRedisConnError("Write failed: %s" % (exc,)) from exc
             raise
-        reader = self._reader
-        buf = self._buf
         try:
-            while True:
-                n = sock.recv_into(buf)
-                if not n:
-                    raise PyRedisConnClosed("Connection closed by the server")
-                reader.feed(buf, 0, n)
-                reply = reader.gets()
-                if reply is not False:
-                    break
+            reply = read_reply(sock, fd, self._reader, self._buf, False)
         except BaseException as exc:
             err = self._read_failed(exc, True)
             if err is None:
@@ -268,16 +273,8 @@ class Connection:
         sock = self._sock
         if sock is None:
             sock = self._connect()
-        reader = self._reader
-        buf = self._buf
         try:
-            reply = reader.gets()
-            while reply is False:
-                n = sock.recv_into(buf)
-                if not n:
-                    raise PyRedisConnClosed("Connection closed by the server")
-                reader.feed(buf, 0, n)
-                reply = reader.gets()
+            reply = read_reply(sock, self._fd, self._reader, self._buf)
         except BaseException as exc:
             err = self._read_failed(exc, close_on_timeout)
             if err is None:
@@ -293,26 +290,11 @@ class Connection:
         Appends to ``out`` when given (None is returned), else returns a new list.
         """
         result = [] if out is None else out
-        append = result.append
         sock = self._sock
         if sock is None:
             sock = self._connect()
-        reader = self._reader
-        gets = reader.gets
-        feed = reader.feed
-        recv_into = sock.recv_into
-        buf = self._buf
         try:
-            while count:
-                reply = gets()
-                if reply is False:
-                    n = recv_into(buf)
-                    if not n:
-                        raise PyRedisConnClosed("Connection closed by the server")
-                    feed(buf, 0, n)
-                else:
-                    append(reply)
-                    count -= 1
+            _io.read_replies(sock, self._fd, self._reader, self._buf, count, result.append)
         except BaseException as exc:
             err = self._read_failed(exc, True)
             if err is None:

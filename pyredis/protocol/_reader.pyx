@@ -35,6 +35,7 @@ from pyredis.protocol import _types
 from pyredis.protocol._types import PushNotification
 
 cdef extern from "Python.h":
+    Py_ssize_t PyNumber_AsSsize_t(object o, void* exc) except? -1
     const Py_ssize_t PY_SSIZE_T_MAX
     # Borrowed-pointer forms: no reference-count traffic in the element loop.
     void _list_set_item "PyList_SET_ITEM"(PyObject* lst, Py_ssize_t i, PyObject* item)
@@ -642,15 +643,17 @@ cdef class Reader:
 
 cdef int _slice(Py_ssize_t size, object offset, object length,
                 Py_ssize_t* start, Py_ssize_t* count) except -1:
-    """Check feed()'s offset/length against ``size`` bytes of data."""
-    offset = 0 if offset is None else PyNumber_Index(offset)
-    length = -1 if length is None else PyNumber_Index(length)
-    if offset < 0 or offset > size:
-        raise ValueError(_types.MSG_OFFSET_RANGE % (offset, size))
-    if length == -1:
-        length = size - offset
-    elif length < 0 or length > size - offset:
-        raise ValueError(_types.MSG_LENGTH_ARG_RANGE % (length, size, offset))
-    start[0] = offset
-    count[0] = length
+    """Check feed()'s offset/length against ``size`` bytes of data (C arithmetic:
+    this runs once per feed() with offsets, i.e. once per socket read)."""
+    # NULL: values beyond Py_ssize_t clamp (and then fail the range checks).
+    cdef Py_ssize_t off = 0 if offset is None else PyNumber_AsSsize_t(offset, NULL)
+    cdef Py_ssize_t n = -1 if length is None else PyNumber_AsSsize_t(length, NULL)
+    if off < 0 or off > size:
+        raise ValueError(_types.MSG_OFFSET_RANGE % (PyNumber_Index(offset), size))
+    if n == -1:
+        n = size - off
+    elif n < 0 or n > size - off:
+        raise ValueError(_types.MSG_LENGTH_ARG_RANGE % (PyNumber_Index(length), size, off))
+    start[0] = off
+    count[0] = n
     return 0

@@ -1,0 +1,131 @@
+# cython: language_level=3, boundscheck=False, wraparound=False
+"""Compiled socket I/O: the send/receive loops of ``Connection``.
+
+Twin of ``_io_py`` (same functions, same exceptions).  With a file
+descriptor (``fd >= 0``: a plain TCP or unix socket in blocking mode whose
+timeouts the kernel enforces, see connection.py) this calls send()/recv() on
+it directly with the GIL released, skipping the socket module's per-call
+work; errors come out as the same OSError subclasses the socket module
+raises (EAGAIN after SO_RCVTIMEO/SO_SNDTIMEO: BlockingIOError).  Without one
+(TLS, or a Python-level timeout) it uses the socket object's methods.
+"""
+from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_GET_SIZE
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_CheckExact, PyBytes_GET_SIZE
+
+from pyredis.exceptions import PyRedisConnClosed
+
+cdef extern from "Python.h":
+    int PyErr_CheckSignals() except -1
+
+cdef extern from *:
+    """
+    #include <errno.h>
+    #if defined(_WIN32)
+    /* Windows never gets a descriptor (connection.py passes -1 there). */
+    static Py_ssize_t pyredis_send(int fd, const char *p, Py_ssize_t n) { errno = ENOSYS; return -1; }
+    static Py_ssize_t pyredis_recv(int fd, char *p, Py_ssize_t n) { errno = ENOSYS; return -1; }
+    #else
+    #include <sys/types.h>
+    #include <sys/socket.h>
+    #ifndef MSG_NOSIGNAL
+    #define MSG_NOSIGNAL 0  /* macOS: Python ignores SIGPIPE anyway */
+    #endif
+    static Py_ssize_t pyredis_send(int fd, const char *p, Py_ssize_t n) {
+        return (Py_ssize_t)send(fd, p, (size_t)n, MSG_NOSIGNAL);
+    }
+    static Py_ssize_t pyredis_recv(int fd, char *p, Py_ssize_t n) {
+        return (Py_ssize_t)recv(fd, p, (size_t)n, 0);
+    }
+    #endif
+    static int pyredis_errno(void) { return errno; }
+    static const int PYREDIS_EINTR = EINTR;
+    """
+    Py_ssize_t pyredis_send(int fd, const char* p, Py_ssize_t n) nogil
+    Py_ssize_t pyredis_recv(int fd, char* p, Py_ssize_t n) nogil
+    int pyredis_errno() nogil
+    const int PYREDIS_EINTR
+
+__all__ = ["send_all", "read_reply", "read_replies"]
+
+_CLOSED_MESSAGE = "Connection closed by the server"
+
+
+cdef int _raise_errno(int err) except -1:
+    # OSError(errno, ...) is created as the matching subclass
+    # (ConnectionResetError, BrokenPipeError, BlockingIOError...).
+    import os
+    raise OSError(err, os.strerror(err))
+
+
+cdef inline Py_ssize_t _recv(object sock, int fd, bytearray buf) except -1:
+    """One receive into ``buf``: the byte count (0 at EOF)."""
+    cdef Py_ssize_t n
+    cdef int err = 0
+    cdef char* p = PyByteArray_AS_STRING(buf)
+    cdef Py_ssize_t size = PyByteArray_GET_SIZE(buf)
+    if fd < 0:
+        return sock.recv_into(buf)
+    while True:
+        with nogil:
+            n = pyredis_recv(fd, p, size)
+            if n < 0:
+                err = pyredis_errno()
+        if n >= 0:
+            return n
+        if err != PYREDIS_EINTR:
+            _raise_errno(err)
+        PyErr_CheckSignals()  # a signal handler's exception (KeyboardInterrupt) wins
+
+
+def send_all(sock, int fd, data):
+    """Send all of ``data`` (bytes)."""
+    cdef const char* p
+    cdef Py_ssize_t left, n
+    cdef int err = 0
+    if fd < 0 or not PyBytes_CheckExact(data):
+        sock.sendall(data)
+        return
+    p = PyBytes_AS_STRING(data)
+    left = PyBytes_GET_SIZE(data)
+    while left > 0:
+        with nogil:
+            n = pyredis_send(fd, p, left)
+            if n < 0:
+                err = pyredis_errno()
+        if n >= 0:
+            p += n
+            left -= n
+        elif err == PYREDIS_EINTR:
+            PyErr_CheckSignals()
+        else:
+            _raise_errno(err)
+
+
+def read_reply(sock, int fd, reader, bytearray buf, bint buffered=True):
+    """The next complete reply.  ``buffered=False``: the reader is known to
+    hold nothing complete (a command was just sent), so receive first."""
+    cdef Py_ssize_t n
+    reply = reader.gets() if buffered else False
+    while reply is False:
+        n = _recv(sock, fd, buf)
+        if n == 0:
+            raise PyRedisConnClosed(_CLOSED_MESSAGE)
+        reader.feed(buf, 0, n)
+        reply = reader.gets()
+    return reply
+
+
+def read_replies(sock, int fd, reader, bytearray buf, Py_ssize_t count, append):
+    """``count`` complete replies, each passed to ``append``."""
+    cdef Py_ssize_t n
+    gets = reader.gets
+    while count > 0:
+        reply = gets()
+        if reply is False:
+            n = _recv(sock, fd, buf)
+            if n == 0:
+                raise PyRedisConnClosed(_CLOSED_MESSAGE)
+            reader.feed(buf, 0, n)
+        else:
+            append(reply)
+            count -= 1
