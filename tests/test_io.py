@@ -9,6 +9,10 @@ from pyredis.exceptions import PyRedisConnClosed
 from pyredis.protocol import Reader
 
 
+def bound(reader):
+    return reader.feed, reader.gets
+
+
 @pytest.fixture
 def io(twin):
     return twin.load("pyredis.connection._io")
@@ -46,22 +50,22 @@ def test_read_reply_across_several_reads(io, pair):
     buf = bytearray(4)  # tiny: the reply needs several receives
     peer.sendall(b"$10\r\n0123456789\r\n+OK\r\n")
     reader = Reader()
-    assert io.read_reply(ours, fd, reader, buf, False) == b"0123456789"
-    assert io.read_reply(ours, fd, reader, buf) == b"OK"
+    assert io.read_reply(ours, fd, *bound(reader), buf, False) == b"0123456789"
+    assert io.read_reply(ours, fd, *bound(reader), buf) == b"OK"
 
 
 def test_read_reply_returns_buffered_replies_without_reading(io, pair):
     ours, fd, peer = pair
     reader = Reader()
     reader.feed(b":1\r\n")
-    assert io.read_reply(ours, fd, reader, bytearray(16)) == 1  # nothing was sent: no recv
+    assert io.read_reply(ours, fd, *bound(reader), bytearray(16)) == 1  # nothing was sent: no recv
 
 
 def test_read_replies_in_order(io, pair):
     ours, fd, peer = pair
     peer.sendall(b"+a\r\n-ERR b\r\n:3\r\n")
     out = []
-    io.read_replies(ours, fd, Reader(), bytearray(64), 3, out.append)
+    io.read_replies(ours, fd, *bound(Reader()), bytearray(64), 3, out.append)
     assert out[0] == b"a" and str(out[1]) == "ERR b" and out[2] == 3
 
 
@@ -70,16 +74,16 @@ def test_eof_is_conn_closed(io, pair):
     peer.sendall(b"$5\r\nab")
     peer.shutdown(socket.SHUT_WR)
     with pytest.raises(PyRedisConnClosed):
-        io.read_reply(ours, fd, Reader(), bytearray(64), False)
+        io.read_reply(ours, fd, *bound(Reader()), bytearray(64), False)
     with pytest.raises(PyRedisConnClosed):
-        io.read_replies(ours, fd, Reader(), bytearray(64), 1, [].append)
+        io.read_replies(ours, fd, *bound(Reader()), bytearray(64), 1, [].append)
 
 
 def test_kernel_timeout_is_blocking_io_error(io, pair):
     ours, fd, peer = pair
     ours.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, struct.pack("ll", 0, 100000))
     with pytest.raises(BlockingIOError):
-        io.read_reply(ours, fd, Reader(), bytearray(64), False)
+        io.read_reply(ours, fd, *bound(Reader()), bytearray(64), False)
 
 
 def test_reset_peer_is_an_os_error(io):

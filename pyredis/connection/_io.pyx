@@ -101,31 +101,32 @@ def send_all(sock, int fd, data):
             _raise_errno(err)
 
 
-def read_reply(sock, int fd, reader, bytearray buf, bint buffered=True):
-    """The next complete reply.  ``buffered=False``: the reader is known to
-    hold nothing complete (a command was just sent), so receive first."""
+def read_reply(sock, int fd, feed, gets, bytearray buf, bint buffered=True):
+    """The next complete reply, parsed by a reader's bound ``feed``/``gets``
+    (bound once per connection: no method lookup per call).
+    ``buffered=False``: the reader is known to hold nothing complete (a
+    command was just sent), so receive first."""
     cdef Py_ssize_t n
-    reply = reader.gets() if buffered else False
+    reply = gets() if buffered else False
     while reply is False:
         n = _recv(sock, fd, buf)
         if n == 0:
             raise PyRedisConnClosed(_CLOSED_MESSAGE)
-        reader.feed(buf, 0, n)
-        reply = reader.gets()
+        feed(buf, 0, n)
+        reply = gets()
     return reply
 
 
-def read_replies(sock, int fd, reader, bytearray buf, Py_ssize_t count, append):
+def read_replies(sock, int fd, feed, gets, bytearray buf, Py_ssize_t count, append):
     """``count`` complete replies, each passed to ``append``."""
     cdef Py_ssize_t n
-    gets = reader.gets
     while count > 0:
         reply = gets()
         if reply is False:
             n = _recv(sock, fd, buf)
             if n == 0:
                 raise PyRedisConnClosed(_CLOSED_MESSAGE)
-            reader.feed(buf, 0, n)
+            feed(buf, 0, n)
         else:
             append(reply)
             count -= 1

@@ -15,24 +15,23 @@ def send_all(sock, fd, data):
     sock.sendall(data)
 
 
-def read_reply(sock, fd, reader, buf, buffered=True):
-    """The next complete reply.  ``buffered=False``: the reader is known to
-    hold nothing complete (a command was just sent), so receive first."""
-    reply = reader.gets() if buffered else False
+def read_reply(sock, fd, feed, gets, buf, buffered=True):
+    """The next complete reply, parsed by a reader's bound ``feed``/``gets``.
+    ``buffered=False``: the reader is known to hold nothing complete (a
+    command was just sent), so receive first."""
+    reply = gets() if buffered else False
     while reply is False:
         n = sock.recv_into(buf)
         if not n:
             raise PyRedisConnClosed(_CLOSED_MESSAGE)
-        reader.feed(buf, 0, n)
-        reply = reader.gets()
+        feed(buf, 0, n)
+        reply = gets()
     return reply
 
 
-def read_replies(sock, fd, reader, buf, count, append):
+def read_replies(sock, fd, feed, gets, buf, count, append):
     """``count`` complete replies, each passed to ``append``."""
-    gets = reader.gets
     recv_into = sock.recv_into
-    feed = reader.feed
     while count > 0:
         reply = gets()
         if reply is False:

@@ -107,6 +107,7 @@ class Connection:
         self._sock = None
         self._fd = -1  # the socket's descriptor when _io may use it directly
         self._reader = None
+        self._feed = self._gets = None  # the reader's bound methods, for _io
         self._buf = None
         self._closed = False
 
@@ -126,6 +127,8 @@ class Connection:
         sock = self._open_socket()
         self._sock = sock
         self._reader = reader
+        self._feed = reader.feed
+        self._gets = reader.gets
         _LIVE.add(self)
         self._buf = bytearray(READ_BUFFER_SIZE)
         if handshake:
@@ -212,6 +215,7 @@ class Connection:
         sock = self._sock
         self._sock = None
         self._reader = None
+        self._feed = self._gets = None
         self._buf = None
         if sock is not None:
             _LIVE.discard(self)
@@ -258,7 +262,7 @@ class Connection:
                 raise PyRedisConnError("Write failed: %s" % (exc,)) from exc
             raise
         try:
-            reply = read_reply(sock, fd, self._reader, self._buf, False)
+            reply = read_reply(sock, fd, self._feed, self._gets, self._buf, False)
         except BaseException as exc:
             err = self._read_failed(exc, True)
             if err is None:
@@ -274,7 +278,7 @@ class Connection:
         if sock is None:
             sock = self._connect()
         try:
-            reply = read_reply(sock, self._fd, self._reader, self._buf)
+            reply = read_reply(sock, self._fd, self._feed, self._gets, self._buf)
         except BaseException as exc:
             err = self._read_failed(exc, close_on_timeout)
             if err is None:
@@ -294,7 +298,8 @@ class Connection:
         if sock is None:
             sock = self._connect()
         try:
-            _io.read_replies(sock, self._fd, self._reader, self._buf, count, result.append)
+            _io.read_replies(sock, self._fd, self._feed, self._gets, self._buf, count,
+                             result.append)
         except BaseException as exc:
             err = self._read_failed(exc, True)
             if err is None:
