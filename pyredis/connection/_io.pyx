@@ -23,6 +23,10 @@ cdef extern from *:
     #if defined(_WIN32)
     /* Windows never gets a descriptor (connection.py passes -1 there). */
     static Py_ssize_t pyredis_send(int fd, const char *p, Py_ssize_t n) { errno = ENOSYS; return -1; }
+    static Py_ssize_t pyredis_send_nowait(int fd, const char *p, Py_ssize_t n) { errno = ENOSYS; return -1; }
+    static Py_ssize_t pyredis_send_nowait(int fd, const char *p, Py_ssize_t n) {
+        return (Py_ssize_t)send(fd, p, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
+    }
     static Py_ssize_t pyredis_recv(int fd, char *p, Py_ssize_t n) { errno = ENOSYS; return -1; }
     #else
     #include <sys/types.h>
@@ -33,6 +37,9 @@ cdef extern from *:
     static Py_ssize_t pyredis_send(int fd, const char *p, Py_ssize_t n) {
         return (Py_ssize_t)send(fd, p, (size_t)n, MSG_NOSIGNAL);
     }
+    static Py_ssize_t pyredis_send_nowait(int fd, const char *p, Py_ssize_t n) {
+        return (Py_ssize_t)send(fd, p, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
+    }
     static Py_ssize_t pyredis_recv(int fd, char *p, Py_ssize_t n) {
         return (Py_ssize_t)recv(fd, p, (size_t)n, 0);
     }
@@ -41,6 +48,7 @@ cdef extern from *:
     static const int PYREDIS_EINTR = EINTR;
     """
     Py_ssize_t pyredis_send(int fd, const char* p, Py_ssize_t n) nogil
+    Py_ssize_t pyredis_send_nowait(int fd, const char* p, Py_ssize_t n) nogil
     Py_ssize_t pyredis_recv(int fd, char* p, Py_ssize_t n) nogil
     int pyredis_errno() nogil
     const int PYREDIS_EINTR
@@ -87,6 +95,13 @@ def send_all(sock, int fd, data):
         return
     p = PyBytes_AS_STRING(data)
     left = PyBytes_GET_SIZE(data)
+    # First without releasing the GIL: a command almost always fits in the
+    # socket buffer at once, and dropping and retaking the GIL costs more
+    # than the send.  Whatever is left goes through the blocking loop below.
+    n = pyredis_send_nowait(fd, p, left)
+    if n > 0:
+        p += n
+        left -= n
     while left > 0:
         with nogil:
             n = pyredis_send(fd, p, left)
