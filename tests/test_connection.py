@@ -1,6 +1,7 @@
 """Connection against a real redis-server (TCP and unix socket) and a few fakes."""
 import os
 import socket
+import time
 
 import pytest
 
@@ -345,3 +346,23 @@ def test_unpackable_password_fails_before_connecting(redis_auth_server):
     assert conn._sock is None  # never an unauthenticated socket left behind
     conn.password = "secret"
     assert conn.execute("PING") == b"PONG"
+
+
+def test_a_dropped_connection_is_collected_and_its_socket_closed(redis):
+    import gc
+    import weakref
+
+    conn = Connection(host=redis.host, port=redis.port)
+    conn.execute("CLIENT", "SETNAME", "dropped-conn")
+    ref = weakref.ref(conn)
+    del conn
+    gc.collect()  # the connection and its requester form a cycle
+    assert ref() is None
+    deadline = time.monotonic() + 5
+    while b"dropped-conn" in redis.command("CLIENT", "LIST") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert b"dropped-conn" not in redis.command("CLIENT", "LIST")
+
+
+def test_execute_on_a_temporary_connection(redis):
+    assert Connection(host=redis.host, port=redis.port).execute("PING") == b"PONG"

@@ -110,6 +110,11 @@ class Connection:
         self._feed = self._gets = None  # the reader's bound methods, for _io
         self._buf = None
         self._closed = False
+        self._requester = _io.Requester(self, pack_command, ReplyError)
+        if type(self).execute is Connection.execute:
+            # The hot path: ``conn.execute`` (and so Client.execute) is the
+            # requester itself, with no Python frame of ours.
+            self.execute = self._requester
 
     # A C-level getter: pools read ``closed`` on every release.
     closed = property(attrgetter("_closed"), doc="True once the connection was closed (for good).")
@@ -131,6 +136,7 @@ class Connection:
         self._gets = reader.gets
         _LIVE.add(self)
         self._buf = bytearray(READ_BUFFER_SIZE)
+        self._requester.attach(sock, self._fd, self._feed, self._gets, self._buf)
         if handshake:
             # One round trip for AUTH + SELECT + READONLY.
             self._send(handshake_data)
@@ -217,6 +223,7 @@ class Connection:
         self._reader = None
         self._feed = self._gets = None
         self._buf = None
+        self._requester.detach()
         if sock is not None:
             _LIVE.discard(self)
             try:
@@ -236,41 +243,28 @@ class Connection:
         try:
             send_all(sock, self._fd, data)
         except BaseException as exc:
-            # Part of the command may be on the wire: the stream is unusable.
-            self.close()
-            if isinstance(exc, Exception):
-                raise PyRedisConnError("Write failed: %s" % (exc,)) from exc
-            raise
+            err = self._write_failed(exc)
+            if err is None:
+                raise
+            raise err from exc
+
+    def _write_failed(self, exc):
+        """Part of a command may be on the wire: the stream is unusable.  Close;
+        return the exception to raise (None: re-raise ``exc``)."""
+        self.close()
+        if isinstance(exc, Exception):
+            return PyRedisConnError("Write failed: %s" % (exc,))
+        return None
 
     # -- reading -----------------------------------------------------------
     def execute(self, *args):
         """Send one command and return its reply; an error reply is raised.
 
-        The hot path: one pack, one sendall, then recv_into/feed/gets until the
-        reply is complete.  Assumes no reply is outstanding.
+        Done by the ``_io.Requester`` (compiled or pure): one pack, one send,
+        then receive/feed/gets until the reply is complete.  Assumes no reply
+        is outstanding.  Instances bind ``execute`` to the requester itself.
         """
-        data = pack_command(args)  # bad arguments raise here, before any I/O
-        sock = self._sock
-        if sock is None:
-            sock = self._connect()
-        fd = self._fd
-        try:
-            send_all(sock, fd, data)
-        except BaseException as exc:
-            self.close()
-            if isinstance(exc, Exception):
-                raise PyRedisConnError("Write failed: %s" % (exc,)) from exc
-            raise
-        try:
-            reply = read_reply(sock, fd, self._feed, self._gets, self._buf, False)
-        except BaseException as exc:
-            err = self._read_failed(exc, True)
-            if err is None:
-                raise
-            raise err from exc
-        if reply.__class__ is ReplyError:
-            raise reply
-        return reply
+        return self._requester(*args)
 
     def read(self, close_on_timeout=True, raise_on_result_err=True):
         """Return the next reply (raising it if it is an error reply and raise_on_result_err)."""
