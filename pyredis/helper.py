@@ -1,10 +1,11 @@
 """Cluster helpers: pairs to dict, hash tags, hash slots (API.md section 4).
 
-``tag_from_key`` follows the Redis Cluster specification, fixing upstream:
-only a ``{`` followed later by a ``}`` with at least one byte between them
-makes a tag (the first ``{`` and the first ``}`` after it); ``{}abc`` and
-``}{x}``-style keys without such a pair hash as a whole key, as the server
-does (upstream returned ``b""`` for them and sent them to the wrong slot).
+``tag_from_key`` follows the Redis Cluster specification (and the server's
+``keyHashSlot``), fixing upstream: the tag is what stands between the first
+``{`` and the first ``}`` *after it*, when that is at least one byte; otherwise
+the whole key is hashed.  Upstream paired the first ``{`` with the first ``}``
+anywhere and returned ``b""`` for an empty or reversed pair, so ``{}abc``
+(server: the whole key) and ``}{x}`` (server: ``x``) went to slot 0.
 """
 from binascii import crc_hqx
 
@@ -16,14 +17,20 @@ SLOTS = 16384
 
 
 def dict_from_list(items):
-    """``[k1, v1, k2, v2, ...]`` (as HGETALL/CONFIG GET reply) -> ``{k1: v1, k2: v2}``."""
+    """``[k1, v1, k2, v2, ...]`` (as HGETALL/CONFIG GET reply) -> ``{k1: v1, k2: v2}``.
+
+    A trailing unpaired item is ignored; a repeated key keeps its last value."""
     it = iter(items)
     return dict(zip(it, it))
 
 
 def tag_from_key(key):
-    """The part of ``key`` that picks its slot (bytes)."""
-    key = to_bytes(key)
+    """The part of ``key`` that picks its slot (bytes).
+
+    Takes every key type the command writer sends: str, bytes, int, float and
+    also bytearray / memoryview (which ``to_bytes`` refuses, as upstream's)."""
+    if not isinstance(key, bytes):
+        key = bytes(key) if isinstance(key, (bytearray, memoryview)) else to_bytes(key)
     start = key.find(b"{")
     if start >= 0:
         end = key.find(b"}", start + 1)

@@ -23,8 +23,8 @@ def _named(function, name, doc):
 def _missing_key(wire, position):
     name = wire.decode()
     if position:
-        return IndexError("%s in cluster mode needs at least %d arguments (argument %d is the key)"
-                          % (name, position + 1, position))
+        return IndexError("%s in cluster mode needs at least %d arguments: its key, args[%d], "
+                          "picks the node" % (name, position + 1, position))
     return IndexError("%s in cluster mode needs a key as its first argument" % name)
 
 
