@@ -26,7 +26,7 @@ EXERCISED = set()
 
 def public_methods(mixin):
     return {name for name, value in vars(mixin).items()
-            if not name.startswith("_") and inspect.isfunction(value) and name not in HOOKS}
+            if not name.startswith("_") and callable(value) and name not in HOOKS}
 
 
 def defining_mixin(name):

@@ -8,7 +8,7 @@ from pyredis import _twins
 
 FORCED_PURE = os.environ.get("PYREDIS_NO_EXTENSIONS", "") not in ("", "0")
 TWIN_MODULES = ("pyredis.protocol._reader", "pyredis.protocol._writer", "pyredis.pool._core",
-                "pyredis.connection._io")
+                "pyredis.connection._io", "pyredis.commands._build")
 
 
 def _active_in_subprocess(env_value):

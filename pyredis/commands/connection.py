@@ -1,5 +1,5 @@
 """Connection commands (ECHO, PING)."""
-from pyredis.commands._build import explicit
+from pyredis.commands._methods import explicit
 
 __all__ = ["Connection"]
 

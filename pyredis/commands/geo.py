@@ -1,5 +1,5 @@
 """Geospatial commands."""
-from pyredis.commands._build import keyed
+from pyredis.commands._methods import keyed
 
 __all__ = ["Geo"]
 

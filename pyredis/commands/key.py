@@ -5,7 +5,7 @@ DEL, deleting the key) and routes by its key (``args[1]``, after the
 subcommand); ``expireat`` works in cluster mode; ``wait`` has no key, so it
 takes ``shard_key``/``sock`` like the other keyless commands.
 """
-from pyredis.commands._build import explicit, keyed, standalone_only
+from pyredis.commands._methods import explicit, keyed, standalone_only
 
 __all__ = ["Key"]
 

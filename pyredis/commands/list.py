@@ -1,6 +1,6 @@
 """List commands.  Fixed from upstream: ``brpoplpush`` sends BRPOPLPUSH
 (upstream sent the unknown BRPOPPUSH)."""
-from pyredis.commands._build import keyed
+from pyredis.commands._methods import keyed
 
 __all__ = ["List"]
 

@@ -1,5 +1,5 @@
 """PUBLISH (standalone and Sentinel only: a channel is not a key)."""
-from pyredis.commands._build import standalone_only
+from pyredis.commands._methods import standalone_only
 
 __all__ = ["Publish"]
 

@@ -1,5 +1,5 @@
 """Lua scripting commands; in cluster mode the caller picks the node."""
-from pyredis.commands._build import explicit
+from pyredis.commands._methods import explicit
 
 __all__ = ["Scripting"]
 

@@ -1,5 +1,5 @@
 """Set commands.  ``sunoinstore`` is upstream's spelling, kept; ``sunionstore`` is the same method."""
-from pyredis.commands._build import keyed
+from pyredis.commands._methods import keyed
 
 __all__ = ["Set"]
 

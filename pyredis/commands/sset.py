@@ -1,6 +1,6 @@
 """Sorted-set commands.  ``zremrangebyscrore`` is upstream's spelling, kept;
 ``zremrangebyscore`` is the same method."""
-from pyredis.commands._build import keyed
+from pyredis.commands._methods import keyed
 
 __all__ = ["SSet"]
 

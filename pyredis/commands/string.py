@@ -1,6 +1,6 @@
 """String and bitmap commands.  ``bitop`` routes by its destination key
 (``args[1]``; ``args[0]`` is the operation)."""
-from pyredis.commands._build import keyed
+from pyredis.commands._methods import keyed
 
 __all__ = ["String"]
 

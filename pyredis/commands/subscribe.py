@@ -1,5 +1,5 @@
 """Subscriber-mode commands (PubSubClient): written only, never read here."""
-from pyredis.commands._build import subscriber
+from pyredis.commands._methods import subscriber
 
 __all__ = ["Subscribe"]
 

@@ -1,5 +1,5 @@
 """Transaction commands (on a Client, or a client leased from a pool)."""
-from pyredis.commands._build import explicit, keyed
+from pyredis.commands._methods import explicit, keyed
 
 __all__ = ["Transaction"]
 

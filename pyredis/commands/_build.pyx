@@ -1,8 +1,11 @@
+# cython: language_level=3, binding=True
 """Builders for command methods: every mixin method is made here, so routing
 rules live in one place.
 
-Each builder returns a plain function (a closure over the wire name) to be
-put in a mixin class body; calls cost one Python frame plus ``execute``.
+Each builder returns a function (a closure over the wire name) to be put in
+a mixin class body.  ``_build.pyx`` and ``_build_py.py`` are the same source:
+compiled (``binding=True``: the closures behave as methods), a command method
+costs no Python frame.  Keep the two files identical below the first line.
 
 Routing (API.md section 7): classes with ``_cluster = False`` call
 ``self.execute(wire, *args)``.  Cluster-mode classes (cluster and hash-ring
@@ -35,20 +38,16 @@ def keyed(name, wire, key_position=0, doc=None):
     if key_position == 0:
         def command(self, *args):
             if self._cluster:
-                try:
-                    key = args[0]
-                except IndexError:
-                    raise _missing_key(wire, 0) from None
-                return self.execute(wire, *args, shard_key=key)
+                if not args:
+                    raise _missing_key(wire, 0)
+                return self.execute(wire, *args, shard_key=args[0])
             return self.execute(wire, *args)
     else:
         def command(self, *args):
             if self._cluster:
-                try:
-                    key = args[key_position]
-                except IndexError:
-                    raise _missing_key(wire, key_position) from None
-                return self.execute(wire, *args, shard_key=key)
+                if len(args) <= key_position:
+                    raise _missing_key(wire, key_position)
+                return self.execute(wire, *args, shard_key=args[key_position])
             return self.execute(wire, *args)
 
     return _named(command, name, doc or "Redis %s; in cluster mode routed by argument %d."

@@ -1,0 +1,15 @@
+"""The command-method builders, compiled (``_build``) or pure (``_build_py``).
+
+Both twins are the same source: compiled, each command method is a C
+function instead of a Python frame.
+"""
+from pyredis._twins import import_twin
+
+_build = import_twin("pyredis.commands", "_build")
+
+keyed = _build.keyed
+explicit = _build.explicit
+standalone_only = _build.standalone_only
+subscriber = _build.subscriber
+
+__all__ = ["keyed", "explicit", "standalone_only", "subscriber"]
