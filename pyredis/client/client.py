@@ -1,6 +1,4 @@
 """Client: one connection, every command mixin except Subscribe, bulk mode."""
-from operator import attrgetter
-
 from pyredis import commands
 from pyredis.connection.connection import Connection
 from pyredis.exceptions import PyRedisError
@@ -36,6 +34,10 @@ class Client(
 
     def __init__(self, **kwargs):
         self._conn = Connection(**kwargs)
+        # A plain attribute the connection sets when it closes (pools read it
+        # on every release: see Connection.closed).
+        self.closed = False
+        self._conn._owner = self
         self._bulk_size = 0
         self._bulk_results = None
         self._buffer = None  # a CommandBuffer while in bulk mode
@@ -50,8 +52,6 @@ class Client(
             buffer = self._buffer
             self.execute = self._conn.execute if buffer is None else buffer.add
 
-    # A C-level getter (no Python frame): pools read it on every release.
-    closed = property(attrgetter("_conn._closed"), doc="True once the connection was closed.")
 
     def close(self):
         self._conn.close()

@@ -1,6 +1,4 @@
 """PubSubClient: one connection in subscriber mode."""
-from operator import attrgetter
-
 from pyredis import commands
 from pyredis.connection.connection import Connection
 
@@ -16,9 +14,11 @@ class PubSubClient(commands.Subscribe):
 
     def __init__(self, **kwargs):
         self._conn = Connection(**kwargs)
+        # A plain attribute the connection sets when it closes (pools read it
+        # on every release: see Connection.closed).
+        self.closed = False
+        self._conn._owner = self
 
-    # A C-level getter (no Python frame): pools read it on every release.
-    closed = property(attrgetter("_conn._closed"), doc="True once the connection was closed.")
 
     def close(self):
         self._conn.close()

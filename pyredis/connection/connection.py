@@ -19,7 +19,6 @@ Rules it keeps (DESIGN.md, "Reliability rules"):
 """
 import os
 import socket
-from operator import attrgetter
 import ssl as _ssl
 import struct
 import sys
@@ -110,14 +109,17 @@ class Connection:
         self._feed = self._gets = None  # the reader's bound methods, for _io
         self._buf = None
         self._closed = False
+        # ``closed`` is a plain attribute, here and on the client that owns this
+        # connection (``_owner``): pools read it on every release, and a dict
+        # slot costs a third of a property call.  close() keeps both in step.
+        self.closed = False
+        self._owner = None
         self._requester = _io.Requester(self, pack_command, ReplyError)
         if type(self).execute is Connection.execute:
             # The hot path: ``conn.execute`` (and so Client.execute) is the
             # requester itself, with no Python frame of ours.
             self.execute = self._requester
 
-    # A C-level getter: pools read ``closed`` on every release.
-    closed = property(attrgetter("_closed"), doc="True once the connection was closed (for good).")
 
     # -- connecting --------------------------------------------------------
     def _connect(self):
@@ -216,7 +218,10 @@ class Connection:
     # -- closing -----------------------------------------------------------
     def close(self):
         """Close the socket for good.  Idempotent."""
-        self._closed = True
+        self._closed = self.closed = True
+        owner = self._owner
+        if owner is not None:
+            owner.closed = True
         self._fd = -1  # first: the number may be reused once the socket is closed
         sock = self._sock
         self._sock = None

@@ -264,6 +264,13 @@ cdef class PoolCore:
         """Give a client back; a closed one is dropped, an unknown one closed."""
         self._release(conn)
 
+    # A plain method descriptor, not a Cython function object: with *args and
+    # **kwargs the latter is called through tp_call and copies the argument
+    # tuple once more (about 30 ns of a pool command).  acquire/release keep
+    # the function object: called on a Python subclass (every real pool) a
+    # descriptor fails CPython's call specialisation and is slower there.
+    @cython.binding(False)
+    @cython.embedsignature.format("clinic")  # keeps inspect.signature working
     def execute(self, *args, **kwargs):
         """Run one command on a leased client and give the client back."""
         conn = self._acquire(None)
