@@ -1,23 +1,33 @@
-"""Pool core (acquire/release bookkeeping) and BasePool: both twins.
+"""Pool core (acquire/release bookkeeping) and BasePool, against both twins.
 
-Behaviour tests use fake clients, so every rule can be checked exactly and
-counted; tests/test_pool.py covers Pool against a real redis-server, and the
-fork test at the end uses one too.
+Behaviour tests use fake clients, so that every rule can be checked exactly
+and counted: the fake pool counts the clients it made and the ones still open.
+tests/test_pool.py covers Pool against a real redis-server; the fork test at
+the end uses one too.  Nothing here asserts a duration except as a generous
+bound on waiting behaviour; "must not block" is checked with events, barriers
+and futures that fail after ``WAIT`` seconds instead of hanging.
 """
 import inspect
 import os
+import select
+import signal
+import sys
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from pyredis.exceptions import PyRedisError
 
+WAIT = 10  # seconds: a bound on anything that should happen "soon"
+
 
 class FakeClient:
-    """Counts what the pool does to it; ``execute`` can be told to fail."""
+    """What a pool needs of a client; records what the pool does to it."""
 
-    def __init__(self, number):
+    def __init__(self, pool, number):
+        self.pool = pool
         self.number = number
         self.closed = False
         self.close_calls = 0
@@ -25,18 +35,68 @@ class FakeClient:
 
     def close(self):
         self.close_calls += 1
-        self.closed = True
+        if not self.closed:
+            self.closed = True
+            self.pool.client_closed()
 
     def execute(self, *args, **kwargs):
-        if args and args[0] == "FAIL":
-            raise RuntimeError("command failed")
-        if args and args[0] == "BREAK":
-            self.closed = True
-            raise RuntimeError("connection broke")
-        return (self.number, args, kwargs)
+        self.pool.hold(self)
+        try:
+            if args[:1] == ("FAIL",):
+                raise RuntimeError("command failed")
+            if args[:1] == ("BREAK",):  # the connection broke: the client closes itself
+                self.close()
+                raise RuntimeError("connection broke")
+            return (self.number, args, kwargs)
+        finally:
+            self.pool.unhold(self)
 
     def __repr__(self):
         return "<FakeClient %d>" % self.number
+
+
+def make_pool(core, pool_size=4, lock=None, close_on_err=False, before_connect=None, **kwargs):
+    """A PoolCore subclass (as BasePool is) whose ``_connect`` makes FakeClients.
+
+    ``before_connect()`` runs at the start of every ``_connect`` (to block or
+    fail it).  ``live`` counts clients made and not yet closed, ``most_live``
+    its peak; ``violations`` counts moments a client had two holders.
+    """
+
+    class FakePool(core.PoolCore):
+        _close_on_err = close_on_err
+
+        def __init__(self):
+            super().__init__(pool_size, lock, **kwargs)
+            self.made = []
+            self.guard = threading.Lock()
+            self.live = self.most_live = self.violations = 0
+
+        def _connect(self):
+            if before_connect is not None:
+                before_connect()
+            with self.guard:
+                client = FakeClient(self, len(self.made))
+                self.made.append(client)
+                self.live += 1
+                self.most_live = max(self.most_live, self.live)
+            return client
+
+        def client_closed(self):
+            with self.guard:
+                self.live -= 1
+
+        def hold(self, client):
+            with self.guard:
+                client.holders += 1
+                if client.holders != 1:
+                    self.violations += 1
+
+        def unhold(self, client):
+            with self.guard:
+                client.holders -= 1
+
+    return FakePool()
 
 
 @pytest.fixture
@@ -44,154 +104,283 @@ def core(twin):
     return twin.load("pyredis.pool._core")
 
 
-def make_pool(core, pool_size=4, lock=None, close_on_err=False, connect_delay=0.0, **kwargs):
-    class FakePool(core.PoolCore):
-        _close_on_err = close_on_err
+@pytest.fixture
+def executor():
+    """Threads whose results are awaited with a deadline (a hang becomes a failure)."""
+    with ThreadPoolExecutor(4) as pool:
+        yield pool
 
-        def __init__(self):
-            super().__init__(pool_size, lock, **kwargs)
-            self.made = []
-            self.fail_next_connect = False
 
-        def _connect(self):
-            if connect_delay:
-                time.sleep(connect_delay)
-            if self.fail_next_connect:
-                self.fail_next_connect = False
+class Gate:
+    """A ``before_connect`` that stops the connects it is armed for until opened."""
+
+    def __init__(self, fail=False):
+        self.armed = False
+        self.fail = fail
+        self.entered = threading.Event()
+        self.opened = threading.Event()
+
+    def __call__(self):
+        if self.armed:
+            self.armed = False
+            self.entered.set()
+            assert self.opened.wait(WAIT)
+            if self.fail:
                 raise OSError("cannot connect")
-            client = FakeClient(len(self.made))
-            self.made.append(client)
-            return client
-
-    return FakePool()
 
 
-# -- acquire / release -------------------------------------------------------------------
-def test_acquire_creates_then_reuses_lifo(core):
+# -- acquire ------------------------------------------------------------------------------------
+def test_acquire_makes_clients_then_reuses_the_last_released(core):
     pool = make_pool(core)
-    a, b = pool.acquire(), pool.acquire()
-    assert (a.number, b.number) == (0, 1)
-    assert pool._pool_used == {a, b} and pool._pool_free == set()
-    pool.release(a)
-    pool.release(b)
-    assert pool._pool_free == {a, b}
-    assert pool.acquire() is b  # the most recently released: warm
-    assert pool.acquire() is a
-    assert len(pool.made) == 2
+    a, b, c = pool.acquire(), pool.acquire(), pool.acquire()
+    assert [x.number for x in (a, b, c)] == [0, 1, 2]
+    assert pool._pool_used == {a, b, c} and pool._pool_free == set()
+    for client in (b, a, c):
+        pool.release(client)
+    assert pool._pool_free == {a, b, c} and pool._pool_used == set()
+    assert [pool.acquire() for _ in range(3)] == [c, a, b]  # LIFO: the warmest first
+    assert len(pool.made) == 3
 
 
-def test_exhaustion_raises_at_once_by_default(core):
-    pool = make_pool(core, pool_size=2)
-    pool.acquire(), pool.acquire()
-    started = time.monotonic()
-    with pytest.raises(PyRedisError, match="Max connections 2 exhausted"):
-        pool.acquire()
-    assert time.monotonic() - started < 1.0
-    assert len(pool.made) == 2
-
-
-@pytest.mark.parametrize("how", ["argument", "pool_timeout"])
-def test_waiting_acquire_gets_a_released_client(core, how):
-    pool = make_pool(core, pool_size=1, **({"pool_timeout": 10} if how == "pool_timeout" else {}))
-    held = pool.acquire()
-    threading.Timer(0.2, pool.release, (held,)).start()
-    got = pool.acquire(timeout=10) if how == "argument" else pool.acquire()
-    assert got is held
-
-
-def test_waiting_acquire_times_out(core):
-    pool = make_pool(core, pool_size=1, pool_timeout=30)
+@pytest.mark.parametrize("settings, timeout", [({}, None), ({}, 0), ({"pool_timeout": 0}, None),
+                                               ({"pool_timeout": 30}, 0)])
+def test_an_exhausted_pool_raises_at_once_by_default(core, settings, timeout):
+    pool = make_pool(core, pool_size=2, **settings)
+    first = pool.acquire()
     pool.acquire()
+    # Were acquire() to wait, it would get ``first`` back from this timer.
+    late = threading.Timer(3, pool.release, (first,))
+    late.start()
+    try:
+        with pytest.raises(PyRedisError, match=r"^Max connections 2 exhausted$"):
+            pool.acquire(timeout=timeout)
+    finally:
+        late.cancel()
+    assert len(pool.made) == 2 and first in pool._pool_used
+
+
+@pytest.mark.parametrize("settings, timeout", [({}, WAIT), ({"pool_timeout": WAIT}, None),
+                                               ({"pool_timeout": 0}, WAIT)],
+                         ids=["argument", "pool_timeout", "argument-over-pool_timeout"])
+def test_a_waiting_acquire_gets_a_released_client(core, settings, timeout):
+    pool = make_pool(core, pool_size=1, **settings)
+    held = pool.acquire()
+    threading.Timer(0.2, pool.release, (held,)).start()
+    assert pool.acquire(timeout=timeout) is held
+    assert len(pool.made) == 1
+
+
+@pytest.mark.parametrize("settings, timeout", [({}, 0.3), ({"pool_timeout": 0.3}, None),
+                                               ({"pool_timeout": 3 * WAIT}, 0.3)],
+                         ids=["argument", "pool_timeout", "argument-over-pool_timeout"])
+def test_a_waiting_acquire_times_out(core, settings, timeout):
+    pool = make_pool(core, pool_size=1, **settings)
+    held = pool.acquire()
     started = time.monotonic()
-    with pytest.raises(PyRedisError, match="Max connections 1 exhausted"):
-        pool.acquire(timeout=0.2)
-    assert 0.15 < time.monotonic() - started < 5
+    with pytest.raises(PyRedisError, match=r"^Max connections 1 exhausted$"):
+        pool.acquire(timeout=timeout)
+    assert 0.25 <= time.monotonic() - started < WAIT
+    # The waiter that gave up left no trace that could swallow the next wake-up.
+    threading.Timer(0.2, pool.release, (held,)).start()
+    assert pool.acquire(timeout=WAIT) is held
 
 
-def test_waiter_is_woken_when_a_closed_client_frees_its_slot(core):
+def test_a_waiter_gets_the_slot_of_a_client_that_came_back_closed(core):
     pool = make_pool(core, pool_size=1)
     held = pool.acquire()
-    held.closed = True
+    held.close()
     threading.Timer(0.2, pool.release, (held,)).start()
-    fresh = pool.acquire(timeout=10)
-    assert fresh is not held and fresh.number == 1
+    fresh = pool.acquire(timeout=WAIT)
+    assert fresh.number == 1 and pool.live == 1
 
 
-def test_connect_runs_outside_the_lock(core):
-    pool = make_pool(core, pool_size=3, connect_delay=0.5)
-    warm = pool.acquire()  # 0.5 s: made before the clock starts
-    slow = threading.Thread(target=pool.acquire)  # nothing free: it will _connect
-    slow.start()
-    time.sleep(0.1)  # the thread is now inside its 0.5 s _connect
-    started = time.monotonic()
-    pool.release(warm)  # would wait for the lock if _connect held it
-    assert pool.acquire() is warm
-    assert time.monotonic() - started < 0.3
-    slow.join()
-
-
-def test_failed_connect_frees_its_slot(core):
+def test_growing_the_pool_wakes_a_waiter(core, executor):
     pool = make_pool(core, pool_size=1)
-    pool.fail_next_connect = True
-    with pytest.raises(OSError):
-        pool.acquire()
-    assert pool.acquire().number == 0  # the slot came back
+    held = pool.acquire()
+    waiting = executor.submit(pool.acquire, WAIT)
+    time.sleep(0.2)  # lets it park (the test holds either way)
+    pool.pool_size = 2
+    assert waiting.result(WAIT).number == 1 and held in pool._pool_used
 
 
-# -- release rules -------------------------------------------------------------------------
-def test_release_of_an_unknown_client_closes_it(core):
-    pool = make_pool(core)
-    stranger = FakeClient(99)
+@pytest.mark.skipif(not hasattr(signal, "setitimer"), reason="no setitimer")
+def test_an_interrupted_wait_leaves_the_pool_consistent(core):
+    class Interrupt(Exception):
+        pass
+
+    def interrupt(signum, frame):
+        raise Interrupt
+
+    pool = make_pool(core, pool_size=1)
+    held = pool.acquire()
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.2)
+        with pytest.raises(Interrupt):
+            pool.acquire(timeout=WAIT)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    threading.Timer(0.2, pool.release, (held,)).start()
+    assert pool.acquire(timeout=WAIT) is held
+
+
+# -- _connect runs outside the lock ---------------------------------------------------------------
+def test_a_slow_connect_does_not_block_other_threads(core, executor):
+    gate = Gate()
+    pool = make_pool(core, pool_size=3, before_connect=gate)
+    warm = pool.acquire()
+    gate.armed = True
+    connecting = executor.submit(pool.acquire)  # nothing idle: it connects
+    assert gate.entered.wait(WAIT)
+
+    def release_then_acquire():
+        pool.release(warm)
+        return pool.acquire()
+
+    try:  # with _connect under the lock this would block until the gate opens
+        assert executor.submit(release_then_acquire).result(WAIT) is warm
+    finally:
+        gate.opened.set()
+    assert connecting.result(WAIT).number == 1
+
+
+def test_connects_run_in_parallel(core, executor):
+    # Each _connect waits for the other: under the lock both would fail.
+    barrier = threading.Barrier(2, timeout=WAIT)
+    pool = make_pool(core, before_connect=barrier.wait)
+    leases = [executor.submit(pool.acquire) for _ in range(2)]
+    assert sorted(f.result(2 * WAIT).number for f in leases) == [0, 1]
+
+
+def test_a_failed_connect_frees_its_slot_and_wakes_a_waiter(core, executor):
+    gate = Gate(fail=True)
+    pool = make_pool(core, pool_size=1, before_connect=gate)
+    gate.armed = True
+    failing = executor.submit(pool.acquire)
+    assert gate.entered.wait(WAIT)
+    waiting = executor.submit(pool.acquire, WAIT)  # the only slot is reserved
+    time.sleep(0.2)
+    gate.opened.set()
+    with pytest.raises(OSError, match="cannot connect"):
+        failing.result(WAIT)
+    assert waiting.result(WAIT).number == 0 and pool.live == 1
+
+
+def test_a_failed_connect_gives_its_slot_back(core):
+    failures = [3]
+
+    def flaky():
+        if failures[0]:
+            failures[0] -= 1
+            raise OSError("cannot connect")
+
+    pool = make_pool(core, pool_size=1, before_connect=flaky)
+    for _ in range(3):  # would be "exhausted" from the second on if the slot leaked
+        with pytest.raises(OSError, match="cannot connect"):
+            pool.acquire()
+    assert pool.acquire().number == 0 and pool._pool_used == {pool.made[0]}
+
+
+def test_closing_the_pool_while_a_client_connects(core, executor):
+    gate = Gate()
+    pool = make_pool(core, before_connect=gate)
+    gate.armed = True
+    connecting = executor.submit(pool.acquire)
+    assert gate.entered.wait(WAIT)
+    pool.close()
+    gate.opened.set()
+    with pytest.raises(PyRedisError, match="Pool is closed"):
+        connecting.result(WAIT)
+    assert pool.made[0].closed and pool.live == 0
+
+
+# -- release rules --------------------------------------------------------------------------------
+def test_releasing_an_unknown_client_closes_it_and_nothing_else(core):
+    pool = make_pool(core, pool_size=1)
+    mine = pool.acquire()
+    stranger = FakeClient(make_pool(core), 99)
     pool.release(stranger)
-    assert stranger.closed and stranger not in pool._pool_free
+    assert stranger.closed and stranger not in pool._pool_free | pool._pool_used
+    assert pool._pool_used == {mine} and not mine.closed
+    pool.release(mine)
+    assert pool.acquire() is mine
 
 
-def test_release_of_a_closed_client_drops_it(core):
+def test_releasing_a_closed_client_drops_it(core):
     pool = make_pool(core, pool_size=2)
     a, b = pool.acquire(), pool.acquire()
     pool.release(b)
     a.close()
     pool.release(a)
     assert pool._pool_free == {b} and pool._pool_used == set()
-    assert not b.closed
+    assert a.close_calls == 1 and not b.closed  # the pool did not touch the others
     assert pool.acquire() is b and pool.acquire().number == 2  # a's slot is free again
 
 
-def test_close_on_err_closes_idle_and_retires_busy(core):
+def test_close_on_err_closes_the_idle_and_retires_the_busy(core):
     pool = make_pool(core, pool_size=3, close_on_err=True)
     assert pool.close_on_err is True
     a, b, c = pool.acquire(), pool.acquire(), pool.acquire()
     pool.release(c)
     a.close()
     pool.release(a)
-    assert c.closed and pool._pool_free == set()  # idle ones closed
-    assert not b.closed
-    pool.release(b)  # in use during the reset: closed when it comes back
-    assert b.closed and pool._pool_free == set() and pool._pool_used == set()
-    fresh = [pool.acquire() for _ in range(3)]  # every slot is usable again
-    assert all(f.number >= 3 for f in fresh)
+    assert c.closed and pool._pool_free == set()  # idle ones closed at once
+    assert not b.closed and pool._pool_used == {b}  # busy ones retired, still counted
+    fresh = [pool.acquire(), pool.acquire()]
+    with pytest.raises(PyRedisError, match="exhausted"):
+        pool.acquire()  # b still holds its slot
+    pool.release(b)  # comes back after the reset: closed, not reused
+    assert b.closed and b not in pool._pool_free
+    fresh.append(pool.acquire())
+    assert [f.number for f in fresh] == [3, 4, 5] and pool.live == 3
 
 
-def test_over_size_clients_are_closed_on_release(core):
+def test_a_closed_client_without_close_on_err_leaves_the_others(core):
+    pool = make_pool(core, pool_size=3)
+    assert pool.close_on_err is False
+    a, b, c = pool.acquire(), pool.acquire(), pool.acquire()
+    pool.release(c)
+    a.close()
+    pool.release(a)
+    pool.release(b)
+    assert pool._pool_free == {b, c} and not (b.closed or c.closed)
+
+
+def test_clients_over_the_size_are_closed_on_release(core):
     pool = make_pool(core, pool_size=3)
     clients = [pool.acquire() for _ in range(3)]
     pool.pool_size = 1
     for client in clients:
         pool.release(client)
     assert [c.closed for c in clients] == [True, True, False]
-    assert pool._pool_free == {clients[2]}
+    assert pool._pool_free == {clients[2]} and pool.live == 1
 
 
-def test_pool_size_setter_closes_surplus_idle_clients(core):
+# -- settings -------------------------------------------------------------------------------------
+def test_shrinking_the_pool_closes_the_coldest_idle_clients(core):
     pool = make_pool(core, pool_size=4)
     clients = [pool.acquire() for _ in range(4)]
     for client in clients:
         pool.release(client)
     pool.pool_size = 2
     assert pool.pool_size == 2
-    assert sum(c.closed for c in clients) == 2
-    assert len(pool._pool_free) == 2
-    assert all(not c.closed for c in pool._pool_free)
+    assert [c.closed for c in clients] == [True, True, False, False]
+    assert pool._pool_free == set(clients[2:]) and pool.live == 2
+
+
+def test_shrinking_below_the_busy_count_trims_on_release(core):
+    pool = make_pool(core, pool_size=4)
+    busy = [pool.acquire() for _ in range(3)]
+    idle = pool.acquire()
+    pool.release(idle)
+    pool.pool_size = 1
+    assert idle.closed and not any(c.closed for c in busy)
+    with pytest.raises(PyRedisError, match="Max connections 1 exhausted"):
+        pool.acquire()
+    for client in busy:
+        pool.release(client)
+    assert pool.live == 1 and len(pool._pool_free) == 1
 
 
 @pytest.mark.parametrize("bad, error", [(0, ValueError), (-1, ValueError), (1.5, TypeError),
@@ -200,181 +389,290 @@ def test_pool_size_is_validated(core, bad, error):
     pool = make_pool(core)
     with pytest.raises(error):
         pool.pool_size = bad
+    assert pool.pool_size == 4
     with pytest.raises(error):
         make_pool(core, pool_size=bad)
-    assert pool.pool_size == 4
 
 
 @pytest.mark.parametrize("name", ["pool_timeout", "max_idle_time"])
-@pytest.mark.parametrize("bad", [-1, float("nan"), "x"])
-def test_seconds_settings_are_validated(core, name, bad):
-    with pytest.raises((ValueError, TypeError)):
-        make_pool(core, **{name: bad})
+def test_seconds_settings(core, name):
+    assert getattr(make_pool(core), name) is None
+    assert getattr(make_pool(core, **{name: 2}), name) == 2
+    for bad in (-1, float("nan"), "x"):
+        with pytest.raises((ValueError, TypeError)):
+            make_pool(core, **{name: bad})
+    with pytest.raises(AttributeError):
+        setattr(make_pool(core), name, 1)
 
 
-def test_max_idle_time_replaces_stale_clients(core):
-    pool = make_pool(core, max_idle_time=0.2)
-    assert pool.max_idle_time == 0.2
+def test_an_idle_client_older_than_max_idle_time_is_replaced(core):
+    pool = make_pool(core, max_idle_time=0.5)
     old = pool.acquire()
     pool.release(old)
     assert pool.acquire() is old  # still fresh
     pool.release(old)
-    time.sleep(0.35)
+    time.sleep(0.8)
     fresh = pool.acquire()
     assert fresh is not old and old.closed
+    assert pool.live == 1 and pool._pool_used == {fresh}
 
 
-# -- user lock --------------------------------------------------------------------------------
+def test_only_the_stale_idle_clients_are_replaced(core):
+    pool = make_pool(core, max_idle_time=0.5)
+    old, young = pool.acquire(), pool.acquire()
+    pool.release(old)
+    time.sleep(0.8)
+    pool.release(young)
+    assert pool.acquire() is young
+    assert old.closed and pool._pool_free == set() and pool.live == 1
+
+
+# -- a caller-supplied lock -----------------------------------------------------------------------
 class CountingLock:
     def __init__(self):
-        self._lock = threading.Lock()
+        self.inner = threading.Lock()
         self.acquires = self.releases = 0
 
     def acquire(self, *args):
+        got = self.inner.acquire(*args)
         self.acquires += 1
-        return self._lock.acquire(*args)
+        return got
 
     def release(self):
         self.releases += 1
-        self._lock.release()
+        self.inner.release()
 
 
-def test_a_caller_supplied_lock_is_used(core):
+def test_a_caller_supplied_lock_guards_every_operation(core, executor):
     lock = CountingLock()
     pool = make_pool(core, lock=lock)
+    pool.release(pool.acquire())  # the first lease also connects
+    lock.acquires = lock.releases = 0
     client = pool.acquire()
     pool.release(client)
-    pool.execute("PING")
-    assert lock.acquires >= 4 and lock.acquires == lock.releases
-    assert not lock._lock.locked()
+    assert (lock.acquires, lock.releases) == (2, 2)  # once per acquire, once per release
+    assert pool.execute("PING")[0] == 0
+    assert (lock.acquires, lock.releases) == (4, 4)
+    with pool.lease():
+        pass
+    assert (lock.acquires, lock.releases) == (6, 6) and not lock.inner.locked()
+
+    lock.inner.acquire()  # while the caller holds it, the pool waits for it
+    try:
+        leasing = executor.submit(pool.acquire)
+        time.sleep(0.2)
+        assert not leasing.done()
+    finally:
+        lock.inner.release()
+    assert leasing.result(WAIT) is client
 
 
-# -- execute, lease, close ----------------------------------------------------------------------
-def test_execute_passes_arguments_and_releases(core):
+# -- execute, lease, close ------------------------------------------------------------------------
+def test_execute_passes_the_arguments_and_releases(core):
     pool = make_pool(core)
     assert pool.execute("GET", "k", shard_key="k") == (0, ("GET", "k"), {"shard_key": "k"})
+    assert pool.execute("GET", "k") == (0, ("GET", "k"), {})
     assert len(pool._pool_free) == 1 and pool._pool_used == set()
 
 
 def test_execute_releases_when_the_command_fails(core):
     pool = make_pool(core)
-    with pytest.raises(RuntimeError):
+    with pytest.raises(RuntimeError, match="command failed"):
         pool.execute("FAIL")
-    assert len(pool._pool_free) == 1
-    with pytest.raises(RuntimeError):
-        pool.execute("BREAK")  # the client closed itself: dropped, not reused
-    assert pool._pool_free == set() and pool._pool_used == set()
+    assert len(pool._pool_free) == 1 and pool._pool_used == set()
+    with pytest.raises(RuntimeError, match="connection broke"):
+        pool.execute("BREAK")  # closed by the error: dropped, not reused
+    assert pool._pool_free == set() and pool._pool_used == set() and pool.live == 0
     assert pool.execute("PING")[0] == 1
 
 
-def test_lease_context_manager(core):
-    pool = make_pool(core)
+def test_execute_on_an_exhausted_pool(core):
+    pool = make_pool(core, pool_size=1)
+    held = pool.acquire()
+    with pytest.raises(PyRedisError, match="Max connections 1 exhausted"):
+        pool.execute("PING")
+    assert pool._pool_used == {held} and pool._pool_free == set()
+
+
+def test_lease(core):
+    pool = make_pool(core, pool_size=1)
     with pool.lease() as client:
         assert pool._pool_used == {client}
     assert pool._pool_free == {client}
     with pytest.raises(KeyError):
         with pool.lease() as again:
             raise KeyError("boom")
-    assert again is client and pool._pool_used == set()
+    assert again is client and pool._pool_free == {client}
+    held = pool.acquire()
+    threading.Timer(0.2, pool.release, (held,)).start()
+    with pool.lease(timeout=WAIT) as waited:
+        assert waited is held
+    with pytest.raises(PyRedisError, match="exhausted"):
+        with pool.lease():
+            with pool.lease():
+                pass
+    assert pool._pool_used == set()
 
 
-def test_close_and_context_manager(core):
+def test_close_and_the_context_manager(core):
     with make_pool(core) as pool:
         busy, idle = pool.acquire(), pool.acquire()
         pool.release(idle)
     assert idle.closed and not busy.closed
-    with pytest.raises(PyRedisError, match="closed"):
+    with pytest.raises(PyRedisError, match="Pool is closed"):
         pool.acquire()
+    with pytest.raises(PyRedisError, match="Pool is closed"):
+        pool.execute("PING")
     pool.release(busy)  # released after close(): closed
-    assert busy.closed
+    assert busy.closed and pool.live == 0
     pool.close()  # idempotent
+    assert idle.close_calls == 1
 
 
-def test_close_wakes_waiters(core):
+def test_close_wakes_the_waiters(core, executor):
     pool = make_pool(core, pool_size=1)
     pool.acquire()
-    errors = []
-
-    def wait():
-        try:
-            pool.acquire(timeout=30)
-        except PyRedisError as exc:
-            errors.append(exc)
-
-    waiter = threading.Thread(target=wait)
-    waiter.start()
+    waiting = executor.submit(pool.acquire, 3 * WAIT)
     time.sleep(0.2)
     pool.close()
-    waiter.join(10)
-    assert not waiter.is_alive() and "closed" in str(errors[0])
+    with pytest.raises(PyRedisError, match="Pool is closed"):
+        waiting.result(WAIT)
 
 
-def test_pool_views_are_snapshots(core):
+def test_the_pool_views_are_snapshots(core):
     pool = make_pool(core)
     client = pool.acquire()
     used = pool._pool_used
     pool.release(client)
-    assert used == {client} and pool._pool_used == set()
+    assert used == {client} and pool._pool_used == set() and pool._pool_free == {client}
+    for view in (pool._pool_free, pool._pool_used):
+        assert isinstance(view, frozenset)
     with pytest.raises(AttributeError):
-        pool._pool_free.add(client)
+        pool._pool_free = set()
 
 
-# -- threads ------------------------------------------------------------------------------------
-def test_sixteen_threads_never_share_a_client(core):
-    size, threads, rounds = 5, 16, 400
-    pool = make_pool(core, pool_size=size, pool_timeout=30)
-    guard = threading.Lock()
-    state = {"open_max": 0, "violations": 0, "leases": 0}
+# -- threads --------------------------------------------------------------------------------------
+@pytest.mark.parametrize("user_lock", [False, True], ids=["own-lock", "user-lock"])
+def test_sixteen_threads_count_every_client(core, user_lock):
+    size, threads, rounds = 5, 16, 300
+    pool = make_pool(core, pool_size=size, lock=threading.Lock() if user_lock else None,
+                     pool_timeout=6 * WAIT)
+    start = threading.Barrier(threads, timeout=WAIT)
+    leases = []
+    errors = []
 
-    def worker():
-        for i in range(rounds):
-            client = pool.acquire()
-            with guard:
-                client.holders += 1
-                if client.holders != 1:
-                    state["violations"] += 1
-                opened = sum(1 for c in pool.made if not c.closed)
-                state["open_max"] = max(state["open_max"], opened)
-                state["leases"] += 1
-            if i % 97 == 0:
-                time.sleep(0)  # let others in while holding
-            with guard:
-                client.holders -= 1
-            if i % 151 == 0:
-                client.close()  # some come back broken: dropped, replaced
-            pool.release(client)
+    def worker(seed):
+        done = 0
+        try:
+            start.wait()
+            for i in range(seed, seed + rounds):
+                if i % 53 == 0:
+                    with pytest.raises(RuntimeError):
+                        pool.execute("BREAK")
+                elif i % 7 == 0:
+                    pool.execute("PING")
+                else:
+                    client = pool.acquire()
+                    pool.hold(client)
+                    if i % 5 == 0:
+                        time.sleep(0)  # let others run while it is held
+                    pool.unhold(client)
+                    if i % 41 == 0:
+                        client.close()  # it broke while held: dropped, replaced
+                    pool.release(client)
+                done += 1
+        except BaseException as exc:  # reported below, with the count
+            errors.append(exc)
+        leases.append(done)
 
-    workers = [threading.Thread(target=worker) for _ in range(threads)]
-    for w in workers:
-        w.start()
-    for w in workers:
-        w.join()
-    assert state["violations"] == 0
-    assert state["leases"] == threads * rounds
-    assert state["open_max"] <= size
-    open_clients = [c for c in pool.made if not c.closed]
-    assert set(open_clients) == pool._pool_free and pool._pool_used == set()
-    assert len(open_clients) <= size
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-5)  # switch threads often: more interleavings
+    try:
+        workers = [threading.Thread(target=worker, args=(n * rounds,)) for n in range(threads)]
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join(6 * WAIT)
+    finally:
+        sys.setswitchinterval(interval)
+    assert not any(w.is_alive() for w in workers)
+    assert errors == [] and sum(leases) == threads * rounds
+    assert pool.violations == 0  # never two holders of one client
+    assert pool.most_live <= size  # never more than pool_size open
+    assert len(pool.made) > size  # the broken ones were replaced
+    # Nothing leaked: every client still open is idle in the pool, and vice versa.
+    assert pool._pool_used == set()
+    assert pool._pool_free == {c for c in pool.made if not c.closed}
+    assert len(pool._pool_free) == pool.live <= size
 
 
-# -- BasePool: the documented class -----------------------------------------------------------
-def test_basepool_signature_and_properties():
+# -- BasePool: the documented class ---------------------------------------------------------------
+def test_basepool_signature():
     from pyredis.pool import BasePool
 
-    params = inspect.signature(BasePool.__init__).parameters
-    assert list(params)[1:9] == ["database", "password", "encoding", "conn_timeout",
-                                 "read_timeout", "pool_size", "lock", "username"]
-    assert [params[n].default for n in list(params)[1:9]] == [0, None, None, 2, 2, 16, None, None]
+    params = list(inspect.signature(BasePool.__init__).parameters.values())[1:]
+    positional = [(p.name, p.default) for p in params if p.kind is p.POSITIONAL_OR_KEYWORD]
+    assert positional == [("database", 0), ("password", None), ("encoding", None),
+                          ("conn_timeout", 2), ("read_timeout", 2), ("pool_size", 16),
+                          ("lock", None), ("username", None)]
+    keyword_only = [(p.name, p.default) for p in params if p.kind is p.KEYWORD_ONLY]
+    assert keyword_only == [("pool_timeout", None), ("max_idle_time", None)]
+    assert len(params) == 10
+
+
+def test_basepool_properties_are_read_only():
+    from pyredis.pool import BasePool
+
     pool = BasePool(3, "pw", "utf-8", 5, 6, 7, None, "me", pool_timeout=1.5, max_idle_time=60)
     assert (pool.database, pool.password, pool.encoding, pool.conn_timeout, pool.read_timeout,
             pool.pool_size, pool.username) == (3, "pw", "utf-8", 5, 6, 7, "me")
     assert (pool.pool_timeout, pool.max_idle_time, pool.close_on_err) == (1.5, 60, False)
     for name in ("database", "password", "encoding", "conn_timeout", "read_timeout",
-                 "username", "close_on_err"):
+                 "username", "close_on_err", "pool_timeout", "max_idle_time"):
         with pytest.raises(AttributeError):
             setattr(pool, name, 1)
+    pool.pool_size = 3  # the one setting that can change
+    assert pool.pool_size == 3
+    defaults = BasePool()
+    assert (defaults.database, defaults.pool_size, defaults.conn_timeout) == (0, 16, 2)
+
+
+def test_basepool_subclasses_supply_connect_and_close_on_err():
+    from pyredis.pool import BasePool
+
     with pytest.raises(NotImplementedError):
-        pool.acquire()
+        BasePool(pool_size=1).acquire()
+
+    class Sentinelish(BasePool):
+        _close_on_err = True
+
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.live = 0
+            self.made = []
+
+        def _connect(self):
+            self.made.append(FakeClient(self, len(self.made)))
+            self.live += 1
+            return self.made[-1]
+
+        def client_closed(self):
+            self.live -= 1
+
+        def hold(self, client):
+            pass
+
+        unhold = hold
+
+    pool = Sentinelish(pool_size=1, password="pw")
+    assert pool.close_on_err is True and pool.password == "pw"
+    assert pool.execute("GET", "k") == (0, ("GET", "k"), {})
+    with pytest.raises(RuntimeError):
+        pool.execute("BREAK")
+    with pool.lease() as client:
+        assert client.number == 1
+    pool.close()
+    assert pool.live == 0
 
 
 def test_basepool_uses_the_active_twin():
@@ -385,62 +683,126 @@ def test_basepool_uses_the_active_twin():
     assert module == ("pyredis.pool._core" if pyredis.COMPILED else "pyredis.pool._core_py")
 
 
-# -- fork ----------------------------------------------------------------------------------------
+# -- fork -----------------------------------------------------------------------------------------
 needs_fork = pytest.mark.skipif(not hasattr(os, "fork"), reason="no os.fork")
+# Python 3.12+ warns when a process with threads forks; these tests do it on purpose.
+forking_with_threads = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 
 def _in_child(check):
-    """Run ``check()`` in a forked child; return what it wrote (or its error)."""
+    """Run ``check()`` in a forked child; return the repr of its result (or error).
+
+    A child that does not answer within WAIT seconds (a deadlock) is killed
+    and the test fails.
+    """
     read_end, write_end = os.pipe()
     pid = os.fork()
-    if pid == 0:  # pragma: no cover - the child
+    if pid == 0:  # pragma: no cover - the child: never return into pytest
         try:
             os.close(read_end)
-            result = repr(check())
-        except BaseException as exc:
-            result = "error: %r" % (exc,)
-        os.write(write_end, result.encode())
-        os._exit(0)
+            try:
+                result = repr(check())
+            except BaseException as exc:
+                result = "error: %r" % (exc,)
+            os.write(write_end, result.encode())
+        finally:
+            os._exit(0)
     os.close(write_end)
-    with os.fdopen(read_end) as pipe:
-        out = pipe.read()
-    os.waitpid(pid, 0)
-    return out
+    chunks = []
+    try:
+        deadline = time.monotonic() + WAIT
+        while True:
+            ready, _, _ = select.select([read_end], [], [], max(0, deadline - time.monotonic()))
+            if not ready:
+                os.kill(pid, signal.SIGKILL)
+                pytest.fail("the forked child did not answer within %s s" % WAIT)
+            chunk = os.read(read_end, 65536)
+            if not chunk:
+                return b"".join(chunks).decode()
+            chunks.append(chunk)
+    finally:
+        os.close(read_end)
+        os.waitpid(pid, 0)
 
 
 @needs_fork
-def test_child_forgets_the_parents_clients(core):
+def test_a_child_forgets_the_parents_clients(core):
     pool = make_pool(core, pool_size=2)
     busy, idle = pool.acquire(), pool.acquire()
     pool.release(idle)
 
     def check():
         forgotten = pool._pool_free == set() and pool._pool_used == set()
-        fresh = pool.acquire()
-        return (forgotten, idle.close_calls, busy.close_calls, fresh.number)
+        leases = [pool.acquire(), pool.acquire()]  # its own two: both slots are free
+        pool.release(busy)  # unknown to the child's pool: closed there, never reused
+        return (forgotten, [c.number for c in leases], idle.close_calls, busy.close_calls)
 
-    assert _in_child(check) == repr((True, 0, 0, 2))
-    assert pool._pool_free == {idle} and pool._pool_used == {busy}  # parent unchanged
-    assert not idle.closed
+    # Nothing of the parent's was closed by the fork itself (close_calls 0 and 1).
+    assert _in_child(check) == repr((True, [2, 3], 0, 1))
+    assert pool._pool_free == {idle} and pool._pool_used == {busy}  # the parent's: untouched
+    assert not (idle.closed or busy.closed)
+    pool.release(busy)
+    assert pool.acquire() is busy
+
+
+class _StuckHash:
+    """Blocks inside ``hash()`` - that is, inside the pool's lock - until ``go``."""
+
+    closed = False
+
+    def __init__(self):
+        self.inside = threading.Event()
+        self.go = threading.Event()
+
+    def __hash__(self):
+        self.inside.set()
+        self.go.wait(WAIT)
+        return 0
+
+    def close(self):
+        self.closed = True
+
+
+@needs_fork
+@forking_with_threads
+def test_a_fork_while_another_thread_holds_the_pool_lock(core, executor):
+    # The child must not inherit a lock that no thread of its own will release.
+    pool = make_pool(core, pool_size=2)
+    stuck = _StuckHash()
+    releasing = executor.submit(pool.release, stuck)  # hashes it under the lock
+    assert stuck.inside.wait(WAIT)
+    try:
+        result = _in_child(lambda: [pool.acquire().number, pool.acquire().number])
+    finally:
+        stuck.go.set()
+    assert result == "[0, 1]"
+    releasing.result(WAIT)
+    assert stuck.closed  # unknown to the parent's pool too
+    assert pool.made == [] and pool.acquire().number == 0
 
 
 @needs_fork
 def test_fork_with_a_real_server(redis):
     from pyredis import Pool
 
-    pool = Pool(host=redis.host, port=redis.port, pool_size=2)
+    pool = Pool(host=redis.host, port=redis.port, pool_size=3)
     pool.set("who", "parent")
-    parent_client = pool.acquire()
-    parent_id = parent_client.execute("CLIENT", "ID")
-    pool.release(parent_client)
+    idle, busy = pool.acquire(), pool.acquire()  # busy: in use while the process forks
+    idle_id, busy_id = idle.execute("CLIENT", "ID"), busy.execute("CLIENT", "ID")
+    pool.release(idle)
+    del idle  # the pool's reference only: the child's pool drops it
 
     def check():
-        child_id = pool.execute("CLIENT", "ID")
+        ids = {pool.execute("CLIENT", "ID") for _ in range(3)}
         pool.set("who", "child")
-        return child_id != parent_id
+        return (ids.isdisjoint({idle_id, busy_id}), pool.get("who"), busy.closed)
 
-    assert _in_child(check) == "True"
+    # The child: its own connection (a new client id), and the parent's are not its to use.
+    assert _in_child(check) == repr((True, b"child", True))
+    # The parent: both connections still open, with the ids they had.
+    assert busy.execute("CLIENT", "ID") == busy_id
+    pool.release(busy)
+    with pool.lease() as first, pool.lease() as second:
+        assert {first.execute("CLIENT", "ID"), second.execute("CLIENT", "ID")} == {idle_id, busy_id}
     assert pool.get("who") == b"child"
-    with pool.lease() as client:
-        assert client is parent_client and client.execute("CLIENT", "ID") == parent_id
     pool.close()
