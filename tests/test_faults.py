@@ -63,7 +63,7 @@ def test_protocol_error_mid_stream():
     def garbage(peer):
         peer.read_command()
         peer.send(b"*3\r\n:1\r\n:2\r\n")
-        peer.send(b"%not-a-type\r\n")  # '%' is no RESP2 type
+        peer.send(b"%not-a-count\r\n")  # a map header whose length is no number
         serve(peer)  # would answer later commands on this (poisoned) stream
 
     with FakeRedis(garbage, serve) as fake:
