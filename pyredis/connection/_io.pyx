@@ -1,4 +1,5 @@
 # cython: language_level=3, boundscheck=False, wraparound=False
+# cython: binding=False, embedsignature=True, embedsignature.format=clinic
 """Compiled socket I/O: the send/receive loops of ``Connection``.
 
 Twin of ``_io_py`` (same functions, same exceptions).  With a file

@@ -1,4 +1,5 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
+# cython: binding=False, embedsignature=True, embedsignature.format=clinic
 """Compiled RESP2/RESP3 parser: ``Reader``, with ``hiredis.Reader``'s interface.
 
 The pure-Python twin is ``_reader_py``; both follow the contract in

@@ -1,4 +1,5 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
+# cython: binding=False, embedsignature=True, embedsignature.format=clinic
 """Compiled RESP writer: ``to_bytes``, ``writer``, ``pack_command``, ``pack_commands``.
 
 Twin of ``_writer_py`` (see its docstring for the argument rules): same names,
