@@ -86,7 +86,7 @@ cdef inline Py_ssize_t _recv(object sock, int fd, bytearray buf) except -1:
         PyErr_CheckSignals()  # a signal handler's exception (KeyboardInterrupt) wins
 
 
-def send_all(sock, int fd, data):
+cpdef send_all(sock, int fd, data):
     """Send all of ``data`` (bytes)."""
     cdef const char* p
     cdef Py_ssize_t left, n
@@ -117,7 +117,7 @@ def send_all(sock, int fd, data):
             _raise_errno(err)
 
 
-def read_reply(sock, int fd, feed, gets, bytearray buf, bint buffered=True):
+cpdef read_reply(sock, int fd, feed, gets, bytearray buf, bint buffered=True):
     """The next complete reply, parsed by a reader's bound ``feed``/``gets``
     (bound once per connection: no method lookup per call).
     ``buffered=False``: the reader is known to hold nothing complete (a
