@@ -1,9 +1,11 @@
 """HashClient: static client-side sharding over independent Redis servers."""
+from binascii import crc_hqx
+
 from pyredis import commands
 from pyredis.client.client import _DISCARD, BULK_WRITE_LIMIT
 from pyredis.connection.connection import Connection
 from pyredis.exceptions import PyRedisConnError, PyRedisError
-from pyredis.helper import slot_from_key
+from pyredis.helper import SLOTS, slot_from_key
 from pyredis.protocol import CommandBuffer
 
 __all__ = ["HashClient", "parse_buckets"]
@@ -154,10 +156,7 @@ class HashClient(
         self.closed = True
         if self._buffers is not None:  # nothing buffered can be sent any more
             self._order = []
-            for buffer in self._buffers:
-                if buffer is not None:
-                    buffer.take()
-                    buffer.pending = 0
+            self._buffers = [None] * len(self._conns)
         for conn in self._conns:
             if conn is not None:
                 conn.close()
@@ -174,19 +173,33 @@ class HashClient(
 
         Returns the reply (an error reply is raised), or None in bulk mode.
         """
-        if shard_key and not sock:  # the common case, inline
-            index = self._route[slot_from_key(shard_key) % self._count]
-        else:
+        if sock or not shard_key:
             index = self._conn_index(shard_key, sock)
-        if self._order is not None:
-            return self._bulk_add(index, args)
-        conn = self._conns[index] or self._connection(index)
-        try:
-            return conn.execute(*args)
-        except BaseException:
-            if conn.closed:  # that bucket is gone: so is the client
-                self.close()
-            raise
+        elif type(shard_key) is str and "{" not in shard_key:
+            # The common case, inline: no hash tag, so the whole key is hashed
+            # (the rule lives in helper.tag_from_key / slot_from_key).
+            index = self._route[crc_hqx(shard_key.encode(), 0) % SLOTS % self._count]
+        else:
+            index = self._route[slot_from_key(shard_key) % self._count]
+        order = self._order
+        if order is None:
+            conn = self._conns[index] or self._connection(index)
+            try:
+                return conn.execute(*args)
+            except BaseException:
+                if conn.closed:  # that bucket is gone: so is the client
+                    self.close()
+                raise
+        # Bulk mode: packed now (a bad argument raises here and nothing is
+        # queued), written when the batch is full.
+        buffer = self._buffers[index]
+        if buffer is None:  # (not ``or``: an empty buffer is falsy)
+            buffer = self._bulk_buffer(index)
+        buffer.add(*args)
+        order.append(index)
+        if len(order) == self._bulk_size:
+            self._bulk_flush()
+        return None
 
     # -- bulk mode -----------------------------------------------------------
     @property
@@ -220,19 +233,14 @@ class HashClient(
         self._bulk_results = None
         return results
 
-    def _bulk_add(self, index, args):
+    def _bulk_buffer(self, index):
+        """The command buffer of bucket connection ``index``, made on first use."""
         if self.closed:
             raise PyRedisConnError("Connection Gone")
-        buffer = self._buffers[index]
-        if buffer is None:
-            self._connection(index)
-            buffer = self._buffers[index] = CommandBuffer(
-                0, BULK_WRITE_LIMIT, lambda: self._bulk_write(index))
-        buffer.add(*args)  # a bad argument raises here and nothing is queued
-        order = self._order
-        order.append(index)
-        if len(order) == self._bulk_size:
-            self._bulk_flush()
+        self._connection(index)
+        buffer = self._buffers[index] = CommandBuffer(
+            0, BULK_WRITE_LIMIT, lambda: self._bulk_write(index))
+        return buffer
 
     def _bulk_write(self, index):
         """Send bucket ``index``'s buffered commands (one sendall); replies stay pending."""
