@@ -183,7 +183,9 @@ class HashClient(
             index = self._route[slot_from_key(shard_key) % self._count]
         order = self._order
         if order is None:
-            conn = self._conns[index] or self._connection(index)
+            conn = self._conns[index]
+            if conn is None:
+                conn = self._connection(index)
             try:
                 return conn.execute(*args)
             except BaseException:
