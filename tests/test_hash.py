@@ -687,3 +687,29 @@ def test_bulk_large_batches_are_written_before_the_flush(client, ring, monkeypat
     assert client.bulk_stop() == [b"OK"] * 5 + [None]
     assert [c.sendalls for c in counters] == [3, 1, 0]
     assert client.get(keys[4]) == value.encode()
+
+
+# -- TLS ---------------------------------------------------------------------------------
+def test_tls_buckets(ring, redis_tls_server):
+    import ssl
+
+    tls = redis_tls_server
+    tls.flushall()
+    context = ssl.create_default_context()
+    tls.ca.configure_trust(context)
+    buckets = [(ring[0].host, ring[0].port), (tls.host, tls.tls_port)]
+    with pytest.raises(PyRedisError):
+        HashClient(buckets + [ring[1].unix_sock], ssl_context=context)
+    with pytest.raises(PyRedisError):
+        HashPool([ring[1].unix_sock], ssl=True)
+    with HashClient([(tls.host, tls.tls_port)], ssl_context=context) as c:
+        assert c.set("k", "v") == b"OK"
+        assert isinstance(c._conns[0]._sock, ssl.SSLSocket)
+    pool = HashPool([(tls.host, tls.tls_port)], ssl=True)
+    assert pool.ssl is True and pool.ssl_context is None  # nothing built before first use
+    first, second = pool._connect(), pool._connect()
+    assert first._settings["ssl_context"] is second._settings["ssl_context"] is pool.ssl_context
+    with pytest.raises(PyRedisConnError):  # the default context does not trust the test CA
+        pool.ping(sock="%s_%s" % (tls.host, tls.tls_port))
+    with HashPool([(tls.host, tls.tls_port)], ssl_context=context) as pool:
+        assert pool.get("k") == b"v"

@@ -11,17 +11,20 @@ from pyredis.protocol import CommandBuffer
 __all__ = ["HashClient", "parse_buckets"]
 
 
-def parse_buckets(buckets):
+def parse_buckets(buckets, tls=False):
     """``buckets`` -> ``(names, targets)``: one bucket name per bucket, in order,
     and ``{name: connection target kwargs}`` (one entry per distinct name).
 
     A bucket is a ``(host, port)`` pair (name ``"host_port"``) or a unix
-    socket path given as a str (name: the path itself).
+    socket path given as a str (name: the path itself, refused with ``tls``).
     """
     names = []
     targets = {}
     for bucket in buckets or ():
         if isinstance(bucket, str):
+            if tls:
+                raise PyRedisError("TLS (ssl/ssl_context) needs (host, port) buckets, "
+                                   "not unix socket %r" % (bucket,))
             name, target = bucket, {"unix_sock": bucket}
         else:
             try:
@@ -90,13 +93,15 @@ class HashClient(
       the client stays in bulk mode until ``bulk_stop()``.
     * An empty bucket list raises ``PyRedisError`` at construction.
     * ``close()``, ``with client:``.
+    * TLS: ``ssl=True`` (a default context per bucket connection) or
+      ``ssl_context=`` (shared by all), for every bucket.
     """
 
     _cluster = True
 
     def __init__(self, buckets, database=None, password=None, encoding=None, conn_timeout=2,
-                 read_timeout=2, username=None):
-        names, targets = parse_buckets(buckets)
+                 read_timeout=2, username=None, ssl=False, ssl_context=None):
+        names, targets = parse_buckets(buckets, tls=ssl or ssl_context is not None)
         self._buckets = buckets
         self._settings = {
             "database": database,
@@ -105,6 +110,8 @@ class HashClient(
             "conn_timeout": conn_timeout,
             "read_timeout": read_timeout,
             "username": username,
+            "ssl": ssl,
+            "ssl_context": ssl_context,
         }
         # Distinct buckets get indices 0..k-1: ``_route[bucket index]`` is the
         # index into ``_conns`` (connections, None until first used).
