@@ -5,7 +5,7 @@
 ``pyredis.COMPILED`` is the same as a bool.
 """
 from pyredis import protocol  # noqa: F401  (chooses the protocol twins)
-from pyredis.client import Client, PubSubClient
+from pyredis.client import Client, HashClient, PubSubClient
 from pyredis.exceptions import (
     ProtocolError,
     PyRedisConnClosed,
@@ -15,7 +15,7 @@ from pyredis.exceptions import (
     PyRedisURLError,  # noqa: F401  (importable, not in __all__, as upstream)
     ReplyError,
 )
-from pyredis.pool import Pool  # chooses the pool-core twin
+from pyredis.pool import HashPool, Pool  # chooses the pool-core twin
 from pyredis.url import get_by_url
 from pyredis._twins import all_compiled
 
@@ -26,8 +26,10 @@ IMPLEMENTATION = "compiled" if COMPILED else "pure"
 __all__ = [
     "get_by_url",
     "Client",
+    "HashClient",
     "PubSubClient",
     "Pool",
+    "HashPool",
     "PyRedisError",
     "PyRedisConnError",
     "PyRedisConnReadTimeout",

@@ -1,8 +1,9 @@
 """Pools of clients (thread-safe; each command runs on a leased client)."""
 from random import shuffle  # noqa: F401  (upstream exposes it here)
 
-from pyredis.client import Client, PubSubClient  # noqa: F401
+from pyredis.client import Client, HashClient, PubSubClient  # noqa: F401
 from pyredis.pool.base import BasePool
+from pyredis.pool.hash import HashPool
 from pyredis.pool.pool import Pool
 
-__all__ = ["BasePool", "Pool"]
+__all__ = ["BasePool", "Pool", "HashPool"]
