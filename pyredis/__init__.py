@@ -6,6 +6,7 @@
 """
 from pyredis import protocol  # noqa: F401  (chooses the protocol twins)
 from pyredis.client import Client, PubSubClient
+from pyredis.client.cluster import ClusterClient
 from pyredis.exceptions import (
     ProtocolError,
     PyRedisConnClosed,
@@ -16,6 +17,7 @@ from pyredis.exceptions import (
     ReplyError,
 )
 from pyredis.pool import Pool  # chooses the pool-core twin
+from pyredis.pool.cluster import ClusterPool
 from pyredis.url import get_by_url
 from pyredis._twins import all_compiled
 
@@ -28,6 +30,8 @@ __all__ = [
     "Client",
     "PubSubClient",
     "Pool",
+    "ClusterClient",
+    "ClusterPool",
     "PyRedisError",
     "PyRedisConnError",
     "PyRedisConnReadTimeout",
