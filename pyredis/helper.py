@@ -47,7 +47,15 @@ def tag_from_key(key):
 
 def slot_from_key(key):
     """The cluster hash slot of ``key``: CRC16 (XMODEM) of its tag, mod 16384."""
-    return crc_hqx(tag_from_key(key), 0) % SLOTS
+    # tag_from_key inlined: cluster clients call this for every command.
+    if type(key) is not bytes:
+        key = str.encode(key, "utf-8") if type(key) is str else tag_from_key(key)
+    start = key.find(b"{")
+    if start >= 0:
+        end = key.find(b"}", start + 1)
+        if end > start + 1:
+            key = key[start + 1:end]
+    return crc_hqx(key, 0) & (SLOTS - 1)
 
 
 # -- node addresses --------------------------------------------------------------

@@ -155,30 +155,41 @@ class ClusterClient(
         """
         if self.closed:
             raise PyRedisConnError("Connection Gone")
-        if (shard_key is None) == (sock is None):
-            raise PyRedisError("Exactly one of shard_key or sock must be given")
         table = self._map._table
         if table is not self._table:
             self._adopt(table)
-        read = self._slave_ok and self._is_read(args[0] if args else b"")
-        if sock is not None:
-            address, slot = node_address(sock), None
+        if sock is None:
+            if shard_key is None:
+                raise PyRedisError("Exactly one of shard_key or sock must be given")
+            address = None
+            slot = slot_from_key(shard_key)
+            read = self._slave_ok and self._is_read(args)
+        elif shard_key is None:
+            address = node_address(sock)
+            slot = read = None
         else:
-            address, slot = None, slot_from_key(shard_key)
-        attempts = max(retries, 1)
+            raise PyRedisError("Exactly one of shard_key or sock must be given")
+        attempt = 0
         last = None
-        for attempt in range(attempts):
+        while True:
+            attempt += 1
             if address is None:
-                table, address = self._route(table, slot, read)
-            try:
-                conn = self._connection(address)
-            except _CONN_ERRORS:
-                # Nothing was sent: refresh and try again (a failover, say).
-                if attempt + 1 == attempts:
-                    raise
-                table = self._refresh(table)
-                address = None if sock is None else address
-                continue
+                entry = table.slots[slot]
+                if entry is None:
+                    table, entry = self._refresh_for(table, slot)
+                address = entry[1] if read else entry[0]
+            conn = self._conns.get(address)
+            if conn is None or conn.closed:
+                try:
+                    conn = self._connect(address)
+                except _CONN_ERRORS:
+                    # Nothing was sent: refresh and try again (a failover, say).
+                    if attempt >= retries:
+                        raise
+                    table = self._refresh(table)
+                    if sock is None:
+                        address = None
+                    continue
             try:
                 if asking:
                     return self._asking(conn, args)
@@ -186,7 +197,7 @@ class ClusterClient(
             except ReplyError as exc:
                 redirect = _redirect(exc)
                 if redirect is None:
-                    if str(exc).startswith("TRYAGAIN") and attempt + 1 < attempts:
+                    if attempt < retries and str(exc).startswith("TRYAGAIN"):
                         time.sleep(TRYAGAIN_DELAY)
                         continue
                     raise
@@ -207,9 +218,12 @@ class ClusterClient(
                 self._drop(address)
                 self._refresh(table)
                 raise
-        raise PyRedisError("Slot moved too often or wrong shard_key, giving up: %s" % last)
+            if attempt >= retries:
+                raise PyRedisError("Slot moved too often or wrong shard_key, giving up: %s"
+                                   % last)
 
-    def _is_read(self, command):
+    def _is_read(self, args):
+        command = args[0] if args else b""
         if isinstance(command, str):
             command = command.encode()
         command = bytes(command).upper()
@@ -229,15 +243,13 @@ class ClusterClient(
         return replies[1]
 
     # -- routing ----------------------------------------------------------------------
-    def _route(self, table, slot, read):
-        """(table, address) serving ``slot``; refreshes the map once if no node does."""
+    def _refresh_for(self, table, slot):
+        """No node serves ``slot`` in ``table``: refresh; return (table, entry)."""
+        table = self._refresh(table, quiet=False)
         entry = table.slots[slot]
         if entry is None:
-            table = self._refresh(table, quiet=False)
-            entry = table.slots[slot]
-            if entry is None:
-                raise PyRedisError("No node serves slot %d (is the cluster down?)" % slot)
-        return table, entry[1 if read else 0]
+            raise PyRedisError("No node serves slot %d (is the cluster down?)" % slot)
+        return table, entry
 
     def _refresh(self, table, quiet=True):
         """Refresh the map unless someone did since ``table``; return the map's table.
@@ -270,10 +282,7 @@ class ClusterClient(
         return table
 
     # -- node connections ---------------------------------------------------------------
-    def _connection(self, address):
-        conn = self._conns.get(address)
-        if conn is not None and not conn.closed:
-            return conn
+    def _connect(self, address):
         conn = Connection(host=address[0], port=address[1], **self._conn_kwargs)
         # Connect now, so that a failure here is known to have sent nothing.
         conn._connect()
