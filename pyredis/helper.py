@@ -7,9 +7,11 @@ the whole key is hashed.  Upstream paired the first ``{`` with the first ``}``
 anywhere and returned ``b""`` for an empty or reversed pair, so ``{}abc``
 (server: the whole key) and ``}{x}`` (server: ``x``) went to slot 0.
 """
+import os
 import random
 import threading
 import uuid
+import weakref
 from binascii import crc_hqx
 from collections import deque
 
@@ -117,6 +119,19 @@ class _Table:
 
 _EMPTY_SLOTS = (None,) * SLOTS
 
+# Maps using their own lock: a forked child gets a fresh one (a lock held by
+# another thread of the parent at fork time would never be released).
+_OWN_LOCK_MAPS = weakref.WeakSet()
+
+
+def _new_locks_after_fork():
+    for cluster_map in list(_OWN_LOCK_MAPS):
+        cluster_map._lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_new_locks_after_fork)
+
 
 class ClusterMap:
     """Which node serves each of the 16384 slots; shared by cluster clients and pools.
@@ -142,6 +157,7 @@ class ClusterMap:
       address in ``CLUSTER SLOTS`` means the host that answered; ``"?"``
       (unknown endpoint) is skipped.
     * One replica is chosen at random per slot range for reads (not per slot).
+    * Fork-safe: a child process gets a fresh default lock.
     * New: ``moved(slot, node)`` points one slot at a node (MOVED replies);
       ``slot_nodes(slot)``, ``nodes()``, ``seeds``.
     """
@@ -157,7 +173,10 @@ class ClusterMap:
         self._username = username
         self._conn_timeout = conn_timeout
         self._read_timeout = read_timeout
-        self._lock = threading.Lock() if lock is None else lock
+        if lock is None:
+            lock = threading.Lock()
+            _OWN_LOCK_MAPS.add(self)
+        self._lock = lock
         # The whole state, replaced (never modified) by update() and moved().
         self._table = _Table(_EMPTY_SLOTS, frozenset())
 
@@ -226,6 +245,10 @@ class ClusterMap:
             return self._table.id
         finally:
             lock.release()
+
+    def __repr__(self):
+        return "<%s seeds=%s %d primaries>" % (
+            type(self).__name__, ",".join(map(node_name, self._seeds)), len(self.hosts()))
 
     def _fetch(self, current):
         """``CLUSTER SLOTS`` from the first seed that answers, else from any

@@ -4,7 +4,9 @@ cluster (three primaries, three replicas; tests/cluster_servers.py).
 Tests that move slots put them back (``restore_slot``), and every test starts
 from empty primaries.
 """
+import os
 import threading
+import time
 
 import pytest
 
@@ -490,6 +492,38 @@ def test_close(cluster, seeds):
     client.close()  # idempotent
 
 
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_forked_child_refreshes_and_reconnects(cluster, seeds):
+    client = ClusterClient(seeds=seeds)
+    client.set("forked", "parent")
+    lock = client.cluster_map._lock
+    lock.acquire()  # as if another thread were refreshing the map at fork time
+    try:
+        pid = os.fork()
+        if pid == 0:  # child: must neither deadlock nor use the parent's sockets
+            code = 1
+            try:
+                client.cluster_map.update()
+                code = 0 if client.get("forked") == b"parent" else 2
+            finally:
+                os._exit(code)
+    finally:
+        lock.release()
+    deadline = time.monotonic() + 20
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        if time.monotonic() > deadline:
+            os.kill(pid, 9)
+            os.waitpid(pid, 0)
+            pytest.fail("the child hung")
+        time.sleep(0.01)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+    assert client.get("forked") == b"parent"  # the parent's connections still work
+    client.close()
+
+
 def test_client_from_seeds_authenticates(cluster, seeds):
     with ClusterClient(seeds=seeds, username="full", password="pw") as client:
         assert client.set("authed", 1) == b"OK"
@@ -548,3 +582,34 @@ def test_get_by_url(cluster, seeds):
     cluster.owner_of_key("from-url").call("WAIT", 1, 2000)
     assert pool.get("from-url") == b"1"
     pool.close()
+
+
+def test_command_families_in_cluster_mode(cluster, seeds):
+    """One or two commands of every keyed mixin, through a pool, landing on the
+    key's primary; ``object`` and ``expireat`` work (upstream: DEL / broken)."""
+    pool = ClusterPool(seeds=seeds, pool_size=2)
+    try:
+        assert pool.set("str", "abc") == b"OK"
+        assert pool.append("str", "d") == 4
+        assert pool.hset("hash", "f", "v") == 1
+        assert pool.hgetall("hash") == [b"f", b"v"]
+        assert pool.rpush("list", 1, 2, 3) == 3
+        assert pool.lrange("list", 0, -1) == [b"1", b"2", b"3"]
+        assert pool.sadd("set", "a") == 1
+        assert pool.zadd("zset", 1, "m") == 1
+        assert pool.zremrangebyscrore("zset", 0, 5) == 1
+        assert pool.pfadd("hll", "a", "b") == 1
+        assert pool.pfcount("hll") == 2
+        assert pool.geoadd("geo", 13.361389, 38.115556, "Palermo") == 1
+        assert pool.object("ENCODING", "str") in (b"raw", b"embstr")
+        assert pool.get("str") == b"abcd"                       # OBJECT did not delete it
+        assert pool.expireat("str", 4102444800) == 1
+        assert 0 < pool.ttl("str")
+        assert pool.bitop("AND", "{str}dest", "{str}a", "{str}b") == 0
+        for key, kind in [("str", b"string"), ("hash", b"hash"), ("list", b"list"),
+                          ("set", b"set"), ("geo", b"zset"), ("hll", b"string")]:
+            assert cluster.owner_of_key(key).call("TYPE", key) == kind
+        with pytest.raises(NotImplementedError):
+            pool.migrate("h", 1, "k", 0, 1)
+    finally:
+        pool.close()
