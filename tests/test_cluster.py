@@ -165,6 +165,8 @@ def test_client_arguments():
         client.execute(b"GET", "k", shard_key="k", sock="h_1")
     with pytest.raises(PyRedisError, match="port"):
         client.execute(b"PING", sock="nonsense")
+    with pytest.raises(PyRedisError, match="needs a command"):
+        client.execute(sock="h_1")
 
 
 def test_pool_does_no_io_until_used():

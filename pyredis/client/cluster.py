@@ -155,18 +155,20 @@ class ClusterClient(
         """
         if self.closed:
             raise PyRedisConnError("Connection Gone")
+        if not args:  # Redis ignores an empty command: we would wait for no reply
+            raise PyRedisError("execute() needs a command")
         table = self._map._table
         if table is not self._table:
             self._adopt(table)
+        read = self._slave_ok and self._is_read(args[0])
         if sock is None:
             if shard_key is None:
                 raise PyRedisError("Exactly one of shard_key or sock must be given")
             address = None
             slot = slot_from_key(shard_key)
-            read = self._slave_ok and self._is_read(args)
         elif shard_key is None:
             address = node_address(sock)
-            slot = read = None
+            slot = None
         else:
             raise PyRedisError("Exactly one of shard_key or sock must be given")
         attempt = 0
@@ -222,8 +224,8 @@ class ClusterClient(
                 raise PyRedisError("Slot moved too often or wrong shard_key, giving up: %s"
                                    % last)
 
-    def _is_read(self, args):
-        command = args[0] if args else b""
+    def _is_read(self, command):
+        """True when ``command`` may go to a replica; also tracks MULTI ... EXEC."""
         if isinstance(command, str):
             command = command.encode()
         command = bytes(command).upper()
