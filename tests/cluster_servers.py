@@ -282,3 +282,39 @@ class Cluster:
 
     def __exit__(self, *exc):
         self.stop()
+
+
+def ipv6_loopback_works():
+    if not socket.has_ipv6:
+        return False
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s:
+            s.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
+def single_node_cluster():
+    """One cluster-enabled node serving every slot, with no replica, listening
+    on 127.0.0.1 and ::1.  It never met another node, so CLUSTER SLOTS gives
+    its address as "" (meaning: the host you asked)."""
+    server = RedisServer(unix=False)
+    server.extra = [
+        "--cluster-enabled", "yes",
+        "--cluster-config-file", os.path.join(server.dir, "nodes.conf"),
+        "--bind", "127.0.0.1", "::1",
+    ]
+    server.start()
+    try:
+        node = Node(server)
+        node.call("CLUSTER", "ADDSLOTSRANGE", 0, 16383)
+        deadline = time.monotonic() + 30
+        while b"cluster_state:ok" not in node.call("CLUSTER", "INFO"):
+            if time.monotonic() > deadline:
+                raise RuntimeError("single node cluster not ok")
+            time.sleep(0.02)
+    except BaseException:
+        server.stop()
+        raise
+    return node

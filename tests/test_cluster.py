@@ -19,7 +19,7 @@ from pyredis.exceptions import (
     ReplyError,
 )
 from pyredis.helper import ClusterMap, _build_table, node_address, node_name, slot_from_key
-from cluster_servers import Cluster
+from cluster_servers import Cluster, ipv6_loopback_works, single_node_cluster
 from servers import free_port
 
 
@@ -248,6 +248,32 @@ def test_map_readers_never_see_a_partial_table(cluster, seeds):
         for thread in threads:
             thread.join()
     assert errors == []
+
+
+@pytest.fixture(scope="session")
+def lone_node():
+    if not ipv6_loopback_works():
+        pytest.skip("no IPv6 loopback on this machine")
+    try:
+        node = single_node_cluster()
+    except RuntimeError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    yield node
+    node.server.stop()
+
+
+@pytest.mark.parametrize("slave_ok", [False, True])
+def test_ipv6_cluster_without_replicas(lone_node, slave_ok):
+    # Upstream: IndexError on the replica-less range, and "::1_port" names broke.
+    name = "::1_%d" % lone_node.port
+    with ClusterClient(seeds=[("::1", lone_node.port)], slave_ok=slave_ok) as client:
+        assert client.set("v6", "six") == b"OK"
+        assert client.get("v6") == b"six"
+        assert client.cluster_map.hosts() == client.cluster_map.hosts(slave=True) == {name}
+        assert client.cluster_map.get_slot("v6", slave=True) == name
+        assert client.ping(sock=name) == b"PONG"
+        assert client.ping(sock="[::1]:%d" % lone_node.port) == b"PONG"
+        assert client.delete("v6") == 1
 
 
 # -- routing ------------------------------------------------------------------------------
