@@ -105,16 +105,17 @@ class _Table:
 
     ``slots[s]`` is ``(primary, reader)`` for slot ``s`` (addresses; ``reader``
     is the replica chosen for reads, or the primary when the range has no
-    replica), or None while no node serves it.  ``nodes`` is every address
-    named (primaries and all replicas).
+    replica), or None while no node serves it; ``entries`` the distinct
+    pairs.  ``nodes`` is every address named (primaries and all replicas).
     """
 
-    __slots__ = ("id", "slots", "nodes")
+    __slots__ = ("id", "slots", "nodes", "entries")
 
     def __init__(self, slots, nodes):
         self.id = str(uuid.uuid4())
         self.slots = slots
         self.nodes = nodes
+        self.entries = frozenset(entry for entry in set(slots) if entry is not None)
 
 
 _EMPTY_SLOTS = (None,) * SLOTS
@@ -205,7 +206,7 @@ class ClusterMap:
     def hosts(self, slave=None):
         """Names of the primaries (with ``slave``: of the replicas chosen for reads)."""
         which = 1 if slave else 0
-        return {node_name(entry[which]) for entry in set(self._table.slots) if entry}
+        return {node_name(entry[which]) for entry in self._table.entries}
 
     def nodes(self):
         """Every node address the table names, primaries and replicas."""
