@@ -50,9 +50,6 @@ def _read_reply(f):
     if kind == b"*":
         n = int(rest)
         return None if n < 0 else [_read_reply(f) for _ in range(n)]
-    if kind == b"%":  # RESP3 map (never asked for; here for completeness)
-        n = int(rest)
-        return {_read_reply(f): _read_reply(f) for _ in range(n)}
     raise ValueError("unexpected RESP line %r" % line)
 
 
@@ -266,10 +263,10 @@ class Cluster:
                 time.sleep(0.02)
 
     def flushall(self):
+        """Empty every primary, and wait until its replica is empty too (tests read replicas)."""
         for node in self.primaries():
             node.call("FLUSHALL")
         for node in self.primaries():
-            # replicas too: tests read them
             node.call("WAIT", 1, 2000)
 
     def stop(self):
