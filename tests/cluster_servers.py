@@ -16,8 +16,8 @@ from servers import RedisServer, pack
 NODES = 6
 # Nodes gossip at least every NODE_TIMEOUT/2, which bounds how long the
 # start-up waits for every node to list the replicas (5 s default: ~3 s more).
-# No test kills a node, so failure detection speed does not matter; much
-# shorter would risk failovers on a busy 2-core machine.
+# No test kills a node, and replicas never fail over (see start()), so a
+# node stalled on a busy machine cannot change the roles tests rely on.
 NODE_TIMEOUT_MS = 2000
 
 
@@ -110,6 +110,8 @@ class Cluster:
                     "--cluster-node-timeout", str(NODE_TIMEOUT_MS),
                     # replicas sync at once (the default waits 5 s for more replicas)
                     "--repl-diskless-sync-delay", "0",
+                    # roles never change under the tests, however slow the machine
+                    "--cluster-replica-no-failover", "yes",
                 ] + self.extra
                 server.start()
                 self.nodes.append(Node(server))
