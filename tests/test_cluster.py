@@ -641,3 +641,15 @@ def test_command_families_in_cluster_mode(cluster, seeds):
             pool.migrate("h", 1, "k", 0, 1)
     finally:
         pool.close()
+
+
+def test_get_by_url_with_credentials(cluster, seeds):
+    hosts = ",".join("%s:%d" % seed for seed in seeds)
+    pool = get_by_url("cluster://full:pw@%s?pool_size=2" % hosts)
+    try:
+        assert (pool.username, pool.password) == ("full", "pw")
+        assert pool.execute(b"ACL", b"WHOAMI", shard_key="any") == b"full"
+    finally:
+        pool.close()
+    with pytest.raises(PyRedisError, match="NOPERM|permission"):
+        get_by_url("cluster://nocluster:pw@%s" % hosts).get("k")  # the map fetch uses them
