@@ -165,8 +165,9 @@ class ClusterMap:
 
     def __init__(self, seeds, password=None, lock=None, username=None, *,
                  conn_timeout=2, read_timeout=2):
-        if isinstance(seeds, (str, bytes)):
-            seeds = [seeds]
+        if isinstance(seeds, (str, bytes)) or (
+                isinstance(seeds, tuple) and len(seeds) == 2 and isinstance(seeds[1], int)):
+            seeds = [seeds]  # one seed given bare
         self._seeds = deque(node_address(seed) for seed in seeds)
         if not self._seeds:
             raise PyRedisError("ClusterMap needs at least one seed (host, port)")

@@ -200,6 +200,7 @@ def test_map_seed_forms_and_a_dead_seed(cluster):
                              conn_timeout=0.5)
     cluster_map.update()
     assert len(cluster_map.hosts()) == 3
+    assert ClusterMap(live.addr).seeds == ClusterMap("%s:%d" % live.addr).seeds == [live.addr]
 
 
 def test_map_falls_back_to_known_nodes(cluster, seeds):
