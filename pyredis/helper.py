@@ -7,11 +7,19 @@ the whole key is hashed.  Upstream paired the first ``{`` with the first ``}``
 anywhere and returned ``b""`` for an empty or reversed pair, so ``{}abc``
 (server: the whole key) and ``}{x}`` (server: ``x``) went to slot 0.
 """
+import os
+import random
+import threading
+import uuid
+import weakref
 from binascii import crc_hqx
+from collections import deque
 
+from pyredis.connection import Connection
+from pyredis.exceptions import PyRedisError
 from pyredis.protocol import to_bytes
 
-__all__ = ["dict_from_list", "tag_from_key", "slot_from_key"]
+__all__ = ["dict_from_list", "tag_from_key", "slot_from_key", "ClusterMap"]
 
 SLOTS = 16384
 
@@ -41,4 +49,259 @@ def tag_from_key(key):
 
 def slot_from_key(key):
     """The cluster hash slot of ``key``: CRC16 (XMODEM) of its tag, mod 16384."""
-    return crc_hqx(tag_from_key(key), 0) % SLOTS
+    # tag_from_key inlined: cluster clients call this for every command.
+    if type(key) is not bytes:
+        key = str.encode(key, "utf-8") if type(key) is str else tag_from_key(key)
+    start = key.find(b"{")
+    if start >= 0:
+        end = key.find(b"}", start + 1)
+        if end > start + 1:
+            key = key[start + 1:end]
+    return crc_hqx(key, 0) & (SLOTS - 1)
+
+
+# -- node addresses --------------------------------------------------------------
+def node_name(address):
+    """``(host, port)`` -> ``"host_port"``, the node name the API shows."""
+    return "%s_%s" % address
+
+
+def node_address(node):
+    """A node as the API takes it -> ``(host, port)``.
+
+    ``node`` is a name ``"host_port"`` (split at the *last* ``_``, so hosts
+    with ``_`` and IPv6 addresses work), a ``(host, port)`` pair, or a
+    ``"host:port"`` / ``"[ipv6]:port"`` string.
+    """
+    if isinstance(node, (tuple, list)):
+        if len(node) != 2:
+            raise PyRedisError("a node is (host, port), not %r" % (node,))
+        host, port = node
+    elif isinstance(node, (str, bytes)):
+        text = node.decode("utf-8") if isinstance(node, bytes) else node
+        if text.startswith("["):  # [ipv6]:port
+            host, _, port = text[1:].partition("]:")
+        else:
+            sep = "_" if text.rfind("_") > text.rfind(":") else ":"
+            host, _, port = text.rpartition(sep)
+            if sep == ":" and ":" in host:
+                raise PyRedisError("write IPv6 nodes as [addr]:port or addr_port, not %r" % text)
+    else:
+        raise PyRedisError("a node is (host, port) or \"host_port\", not %r" % (node,))
+    if isinstance(host, bytes):
+        host = host.decode("utf-8")
+    try:
+        port = int(port)
+    except (TypeError, ValueError):
+        raise PyRedisError("bad port in node %r" % (node,)) from None
+    if not host:
+        raise PyRedisError("no host in node %r" % (node,))
+    return host, port
+
+
+# -- the slot table ----------------------------------------------------------------
+class _Table:
+    """One immutable snapshot of the cluster's layout.
+
+    ``slots[s]`` is ``(primary, reader)`` for slot ``s`` (addresses; ``reader``
+    is the replica chosen for reads, or the primary when the range has no
+    replica), or None while no node serves it; ``entries`` the distinct
+    pairs.  ``nodes`` is every address named (primaries and all replicas).
+    """
+
+    __slots__ = ("id", "slots", "nodes", "entries")
+
+    def __init__(self, slots, nodes):
+        self.id = str(uuid.uuid4())
+        self.slots = slots
+        self.nodes = nodes
+        self.entries = frozenset(entry for entry in set(slots) if entry is not None)
+
+
+_EMPTY_SLOTS = (None,) * SLOTS
+
+# Maps using their own lock: a forked child gets a fresh one (a lock held by
+# another thread of the parent at fork time would never be released).
+_OWN_LOCK_MAPS = weakref.WeakSet()
+
+
+def _new_locks_after_fork():
+    for cluster_map in list(_OWN_LOCK_MAPS):
+        cluster_map._lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_new_locks_after_fork)
+
+
+class ClusterMap:
+    """Which node serves each of the 16384 slots; shared by cluster clients and pools.
+
+    ``seeds``: ``(host, port)`` pairs (lists and ``"host:port"`` strings are
+    accepted too) asked for ``CLUSTER SLOTS``, with ``password`` /
+    ``username`` (for AUTH) and ``conn_timeout`` / ``read_timeout``.  ``lock``
+    (anything with ``acquire()``/``release()``, default a ``threading.Lock``)
+    serialises refreshes only.  The table starts empty; ``update()`` fills it.
+
+    Where this differs from pyredis 1.0:
+
+    * A range without replicas works: its reads go to the primary (upstream
+      raised IndexError, so clusters without replicas were unusable).
+    * Readers never lock and never see a half-written table: ``update()``
+      builds a new table and swaps it in with one assignment.  Slots missing
+      from the new ``CLUSTER SLOTS`` reply are cleared (upstream kept them).
+    * When no seed answers, ``update()`` also asks every node of the current
+      table, so a cluster whose seeds all left stays reachable.
+    * Nodes are ``(host, port)`` inside; ``"host_port"`` names appear only
+      where the API shows them (``get_slot``, ``hosts``) and are split at the
+      last ``_`` (hosts with ``_`` work; IPv6 addresses work too).  An empty
+      address in ``CLUSTER SLOTS`` means the host that answered; ``"?"``
+      (unknown endpoint) is skipped.
+    * One replica is chosen at random per slot range for reads (not per slot).
+    * Fork-safe: a child process gets a fresh default lock.
+    * New: ``moved(slot, node)`` points one slot at a node (MOVED replies);
+      ``slot_nodes(slot)``, ``nodes()``, ``seeds``.
+    """
+
+    def __init__(self, seeds, password=None, lock=None, username=None, *,
+                 conn_timeout=2, read_timeout=2):
+        if isinstance(seeds, (str, bytes)) or (
+                isinstance(seeds, tuple) and len(seeds) == 2 and isinstance(seeds[1], int)):
+            seeds = [seeds]  # one seed given bare
+        self._seeds = deque(node_address(seed) for seed in seeds)
+        if not self._seeds:
+            raise PyRedisError("ClusterMap needs at least one seed (host, port)")
+        self._password = password
+        self._username = username
+        self._conn_timeout = conn_timeout
+        self._read_timeout = read_timeout
+        if lock is None:
+            lock = threading.Lock()
+            _OWN_LOCK_MAPS.add(self)
+        self._lock = lock
+        # The whole state, replaced (never modified) by update() and moved().
+        self._table = _Table(_EMPTY_SLOTS, frozenset())
+
+    @property
+    def id(self):
+        """Changes whenever the table does (clients compare it to notice)."""
+        return self._table.id
+
+    @property
+    def seeds(self):
+        return list(self._seeds)
+
+    # -- reading (no lock) --------------------------------------------------
+    def slot_nodes(self, slot):
+        """``(primary, reader)`` addresses serving ``slot``; KeyError if none."""
+        entry = self._table.slots[slot]
+        if entry is None:
+            raise KeyError(slot)
+        return entry
+
+    def get_slot(self, shard_key, slave=None):
+        """``"host_port"`` of the primary serving ``shard_key`` (its chosen replica
+        with ``slave``); KeyError while no node serves the key's slot."""
+        return node_name(self.slot_nodes(slot_from_key(shard_key))[1 if slave else 0])
+
+    def hosts(self, slave=None):
+        """Names of the primaries (with ``slave``: of the replicas chosen for reads)."""
+        which = 1 if slave else 0
+        return {node_name(entry[which]) for entry in self._table.entries}
+
+    def nodes(self):
+        """Every node address the table names, primaries and replicas."""
+        return self._table.nodes
+
+    # -- changing ---------------------------------------------------------------
+    def update(self, map_id=None):
+        """Fetch ``CLUSTER SLOTS`` and swap in a new table; return its id.
+
+        ``map_id`` is the id the caller last saw: if the table has changed
+        since, someone else refreshed it and nothing is fetched (concurrent
+        callers wait for one fetch).  None forces a fetch.
+        """
+        lock = self._lock
+        lock.acquire()
+        try:
+            current = self._table
+            if map_id is not None and map_id != current.id:
+                return current.id
+            reply, asked = self._fetch(current)
+            self._table = _build_table(reply, asked)
+            return self._table.id
+        finally:
+            lock.release()
+
+    def moved(self, slot, node):
+        """Point ``slot`` at ``node`` (from a MOVED reply); reads go there too.
+        Returns the new id."""
+        address = node_address(node)
+        lock = self._lock
+        lock.acquire()
+        try:
+            current = self._table
+            slots = list(current.slots)
+            slots[slot] = (address, address)
+            self._table = _Table(tuple(slots), current.nodes | {address})
+            return self._table.id
+        finally:
+            lock.release()
+
+    def __repr__(self):
+        return "<%s seeds=%s %d primaries>" % (
+            type(self).__name__, ",".join(map(node_name, self._seeds)), len(self.hosts()))
+
+    def _fetch(self, current):
+        """``CLUSTER SLOTS`` from the first seed that answers, else from any
+        known node; returns (reply, address asked)."""
+        tried = []
+        candidates = list(self._seeds)
+        candidates += [node for node in sorted(current.nodes) if node not in candidates]
+        last = None
+        for host, port in candidates:
+            conn = Connection(host=host, port=port, password=self._password,
+                              username=self._username, conn_timeout=self._conn_timeout,
+                              read_timeout=self._read_timeout)
+            try:
+                reply = conn.execute(b"CLUSTER", b"SLOTS")
+            except PyRedisError as exc:
+                last = exc
+                tried.append(node_name((host, port)))
+                continue
+            finally:
+                conn.close()
+            if reply:
+                return reply, (host, port)
+            last = PyRedisError("%s_%s serves no slots" % (host, port))
+            tried.append(node_name((host, port)))
+        raise PyRedisError("Could not get cluster info from any seed or node (%s): %s"
+                           % (", ".join(tried), last))
+
+
+def _reply_address(entry, asked):
+    """A node entry of CLUSTER SLOTS (``[host, port, id, ...]``) -> address, or None."""
+    host, port = entry[0], entry[1]
+    if isinstance(host, bytes):
+        host = host.decode("utf-8")
+    if not host:  # "same host as the node that answered"
+        host = asked[0]
+    elif host == "?":  # endpoint unknown to that node
+        return None
+    return host, int(port)
+
+
+def _build_table(reply, asked):
+    slots = [None] * SLOTS
+    nodes = set()
+    for item in reply:
+        start, end, primary = item[0], item[1], _reply_address(item[2], asked)
+        if primary is None:
+            continue
+        replicas = [address for address in (_reply_address(r, asked) for r in item[3:])
+                    if address is not None]
+        nodes.add(primary)
+        nodes.update(replicas)
+        entry = (primary, random.choice(replicas) if replicas else primary)
+        slots[start:end + 1] = [entry] * (end + 1 - start)
+    return _Table(tuple(slots), frozenset(nodes))

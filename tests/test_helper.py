@@ -45,7 +45,7 @@ def test_dict_from_list_is_reexported_where_upstream_has_it():
     import pyredis.client
     import pyredis.helper
     assert pyredis.client.dict_from_list is dict_from_list
-    assert pyredis.helper.__all__ == ["dict_from_list", "tag_from_key", "slot_from_key"]
+    assert pyredis.helper.__all__ == ["dict_from_list", "tag_from_key", "slot_from_key", "ClusterMap"]
 
 
 @pytest.mark.parametrize("key, tag", SPEC_TAGS)

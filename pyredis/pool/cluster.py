@@ -1,0 +1,63 @@
+"""ClusterPool: a BasePool of ClusterClients sharing one ClusterMap."""
+from pyredis import commands
+from pyredis.client.cluster import ClusterClient
+from pyredis.helper import ClusterMap
+from pyredis.pool.base import BasePool
+
+__all__ = ["ClusterPool"]
+
+
+class ClusterPool(
+    BasePool,
+    commands.Connection,
+    commands.Geo,
+    commands.Hash,
+    commands.HyperLogLog,
+    commands.Key,
+    commands.List,
+    commands.Scripting,
+    commands.Set,
+    commands.SSet,
+    commands.String,
+):
+    """Thread-safe pool of :class:`~pyredis.ClusterClient` s for one Redis Cluster.
+
+    ``seeds``: ``(host, port)`` pairs to ask for the slot map (nothing is
+    fetched before the first command).  Every pooled client shares one
+    :class:`~pyredis.helper.ClusterMap` (``cluster_map``), so a refresh
+    made by one is seen by all.  ``slave_ok``: read-only commands go to
+    replicas (see ClusterClient).  Other keyword arguments go to
+    :class:`~pyredis.pool.base.BasePool`.
+
+    Fixed from pyredis 1.0: ``username`` reaches the node connections and the
+    map (upstream dropped it); shrinking the pool and releasing an unknown
+    client work (ClusterClient now has ``close()``).
+    """
+
+    _cluster = True
+
+    def __init__(self, seeds, slave_ok=False, password=None, username=None, **basepool_kwargs):
+        super().__init__(password=password, username=username, **basepool_kwargs)
+        self._slave_ok = bool(slave_ok)
+        self._map = ClusterMap(seeds=seeds, password=password, username=username,
+                               conn_timeout=self.conn_timeout, read_timeout=self.read_timeout)
+
+    @property
+    def slave_ok(self):
+        return self._slave_ok
+
+    @property
+    def cluster_map(self):
+        return self._map
+
+    def _connect(self):
+        return ClusterClient(
+            database=self.database,
+            password=self.password,
+            encoding=self.encoding,
+            slave_ok=self._slave_ok,
+            conn_timeout=self.conn_timeout,
+            read_timeout=self.read_timeout,
+            cluster_map=self._map,
+            username=self.username,
+        )
