@@ -161,10 +161,17 @@ def test_write_timeout_closes():
 
 
 def test_write_to_a_reset_socket():
-    with FakeRedis(lambda peer: peer.reset()) as fake:
+    reset_done = threading.Event()
+
+    def reset(peer):
+        peer.reset()
+        reset_done.set()
+
+    with FakeRedis(reset) as fake:
         client = Client(host=fake.host, port=fake.port)
         client._conn._connect()
-        time.sleep(0.1)  # the RST has arrived
+        assert reset_done.wait(5)  # a fixed sleep was not always enough on a loaded machine
+        time.sleep(0.05)  # the RST crosses loopback
         with pytest.raises(PyRedisConnError):
             client.set("k", b"x" * (1024 * 1024))
         assert client.closed
