@@ -162,6 +162,29 @@ def test_sentinel_that_dies_while_in_use_is_dropped(topology, spare_sentinel):
     assert [m[b"name"] for m in sentinel.get_masters()] == [NAME.encode()]
 
 
+def test_sentinel_older_than_redis_5(topology):
+    # Such a sentinel knows SENTINEL SLAVES only: the client falls back, once.
+    seen = []
+
+    def old_sentinel(peer):
+        while True:
+            args = peer.read_command()
+            seen.append(args[1].upper())
+            if args[1].upper() == b"REPLICAS":
+                peer.send(b"-ERR Unknown sentinel subcommand 'replicas'\r\n")
+            else:
+                peer.send(b"*1\r\n*4\r\n$2\r\nip\r\n$9\r\n127.0.0.1\r\n"
+                          b"$4\r\nport\r\n$4\r\n6380\r\n")
+
+    with FakeRedis(old_sentinel) as fake:
+        sentinel = SentinelClient([(fake.host, fake.port)])
+        expected = [{b"ip": b"127.0.0.1", b"port": b"6380"}]
+        assert sentinel.get_slaves(NAME) == expected
+        assert sentinel.get_replicas(NAME) == expected
+        sentinel.close()
+    assert seen == [b"REPLICAS", b"SLAVES", b"SLAVES"]
+
+
 def test_no_sentinel_answers():
     dead = [dead_address(), dead_address()]
     sentinel = SentinelClient(dead)
@@ -243,6 +266,21 @@ def test_sentinel_is_asked_again_only_after_a_failure(topology):
             victim.ping()
         for client in clients:
             pool.release(client)
+        assert pool.ping() == b"PONG"
+        assert asked == [NAME, NAME]
+
+
+def test_failed_bulk_flush_makes_the_pool_ask_again(topology):
+    master = topology.master()
+    with make_pool(topology, pool_size=2) as pool:
+        asked = count_master_queries(pool)
+        with pool.lease() as client:
+            client_id = client.execute(b"CLIENT", b"ID")
+            client.bulk_start()
+            client.set("sp:bulk", 1)
+            assert query(master.port, "CLIENT", "KILL", "ID", client_id) == 1
+            with pytest.raises((PyRedisConnError, pyredis.PyRedisConnClosed)):
+                client.bulk_stop()
         assert pool.ping() == b"PONG"
         assert asked == [NAME, NAME]
 

@@ -79,11 +79,12 @@ class SentinelPool(
       saw its server fail - connection refused, reset, closed, a read
       timeout, a protocol error - or, on a master pool, a ``-READONLY`` reply
       (a demoted master).  Such a client closes itself, the error is raised
-      to the caller, and the next connection goes to the address Sentinel
-      gives then; so after a failover at most one command per pooled client
-      fails.  (During Sentinel's own switch-over window the old master may
-      still accept writes; no client can tell.)  Replies read by a bulk
-      flush are not inspected for ``READONLY``.
+      to the caller, the pool closes its idle clients (``close_on_err``), and
+      the next connection goes to the address Sentinel gives then.  So once
+      Sentinel names the new master, the pool reaches it after at most one
+      failed command per client in use.  (Until Sentinel demotes it, the old
+      master still accepts writes; no client can tell.)  Replies read by a
+      bulk flush are not inspected for ``READONLY``.
     * ``retries`` counts attempts per new connection, and now works: an
       attempt fails when no sentinel answers, when no replica is usable, or
       when the server Sentinel named refuses the connection (the client
