@@ -133,6 +133,15 @@ def test_sentinels_deque_close_and_next_sentinel(topology):
     assert sentinel.execute(b"PING") == b"PONG"  # a new connection after close()
 
 
+def test_sentinels_as_host_port_strings(topology):
+    (host, port), rest = topology.addresses[0], topology.addresses[1:]
+    sentinel = SentinelClient(["%s:%d" % (host, port)] + rest)
+    assert list(sentinel.sentinels) == topology.addresses
+    assert sentinel.get_master(NAME)[b"name"] == NAME.encode()
+    with pytest.raises(pyredis.PyRedisError, match="host:port"):
+        SentinelClient(["nocolon"])
+
+
 # -- SentinelClient: failing sentinels are skipped ------------------------------------
 def test_dead_sentinel_is_skipped(topology):
     dead = dead_address()

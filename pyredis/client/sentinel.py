@@ -7,6 +7,7 @@ from pyredis.exceptions import (
     PyRedisConnClosed,
     PyRedisConnError,
     PyRedisConnReadTimeout,
+    PyRedisError,
     ReplyError,
 )
 from pyredis.helper import dict_from_list
@@ -21,8 +22,8 @@ CONNECTION_FAILURES = (PyRedisConnError, PyRedisConnReadTimeout, PyRedisConnClos
 class SentinelClient:
     """A connection to one of several Sentinels, for ``SENTINEL ...`` queries.
 
-    ``sentinels`` is a list of ``(host, port)`` pairs, kept as a deque (the
-    ``sentinels`` property) whose head is the sentinel in use.  Replies are
+    ``sentinels`` is a list of ``(host, port)`` pairs, kept as a deque of
+    tuples (the ``sentinels`` property) whose head is the sentinel in use.  Replies are
     bytes; the ``get_*`` methods turn Sentinel's flat field lists into dicts
     keyed by bytes (``b"ip"``, ``b"port"``, ``b"flags"``...).  Not thread-safe
     (SentinelPool serialises its queries).
@@ -41,6 +42,8 @@ class SentinelClient:
       round trip less).  A server error reply (``-ERR No such master...``, a
       failed AUTH) is raised and does not move on: it is an answer, not a
       failure of that sentinel.
+    * A sentinel may also be given as a ``"host:port"`` string (upstream's
+      docstrings showed that form; its code needed pairs).
     * ``conn_timeout`` (upstream's fixed 0.1 s) and ``read_timeout`` (2 s)
       can be set.
     * ``get_replicas()`` sends ``SENTINEL REPLICAS`` (Redis >= 5) and falls
@@ -51,7 +54,7 @@ class SentinelClient:
 
     def __init__(self, sentinels, password=None, username=None, *, conn_timeout=0.1,
                  read_timeout=2):
-        self._sentinels = deque(sentinels)
+        self._sentinels = deque(_address(entry) for entry in sentinels)
         self._password = password
         self._username = username
         self._conn_timeout = conn_timeout
@@ -124,3 +127,14 @@ class SentinelClient:
         return [dict_from_list(item) for item in items]
 
     get_slaves = get_replicas
+
+
+def _address(entry):
+    """``(host, port)`` from a pair or a ``"host:port"`` string."""
+    if isinstance(entry, str):
+        host, _, port = entry.rpartition(":")
+        if not host or not port.isdigit():
+            raise PyRedisError("sentinel %r is not of the form host:port" % entry)
+        return host.strip("[]"), int(port)
+    host, port = entry
+    return host, port

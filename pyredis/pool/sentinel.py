@@ -203,18 +203,26 @@ class _Locator:
             self.sentinel.close()
 
     def _discover(self):
-        sentinel = self.sentinel
-        if not self._slave_ok:
-            master = sentinel.get_master(self._name)
-            return [(_host(master[b"ip"]), int(master[b"port"]))]
-        replicas = sentinel.get_replicas(self._name)
-        usable = [(_host(r[b"ip"]), int(r[b"port"])) for r in replicas
-                  if not DOWN_FLAGS.intersection(r.get(b"flags", b"").split(b","))]
-        if not usable:
-            raise PyRedisConnError(
-                "No usable replica of %r: sentinel reports %d replica(s), none up"
-                % (self._name, len(replicas)))
-        return usable
+        if self._slave_ok:
+            return usable_replicas(self._name, self.sentinel.get_replicas(self._name))
+        return [master_address(self.sentinel.get_master(self._name))]
+
+
+# Reply handling, shared with any other pool that asks Sentinel.
+def master_address(master):
+    """``(host, port)`` from a ``SENTINEL MASTER`` dict (host as str)."""
+    return _host(master[b"ip"]), int(master[b"port"])
+
+
+def usable_replicas(name, replicas):
+    """``[(host, port)]`` of the replicas (``SENTINEL REPLICAS`` dicts) not
+    flagged down; ``PyRedisConnError`` when there is none."""
+    usable = [(_host(r[b"ip"]), int(r[b"port"])) for r in replicas
+              if not DOWN_FLAGS.intersection(r.get(b"flags", b"").split(b","))]
+    if not usable:
+        raise PyRedisConnError("No usable replica of %r: sentinel reports %d replica(s), none up"
+                               % (name, len(replicas)))
+    return usable
 
 
 def _host(value):
