@@ -90,11 +90,13 @@ class SentinelPool(
       when the server Sentinel named refuses the connection (the client
       connects at once, in ``_connect()``); the next attempt, after a short
       pause, asks Sentinel again.  Then ``PyRedisConnError("Could not connect
-      to Redis ...")`` says why.  Upstream's loop never retried.
+      to Redis ...")`` says why.  Upstream's loop never retried.  (0 or
+      None: one attempt.)
     * Replicas flagged ``s_down``, ``o_down`` or ``disconnected`` are skipped;
       no usable replica is a ``PyRedisConnError`` (upstream: ``IndexError``).
     * Hosts are passed to the clients as ``str`` (upstream: bytes).
-    * ``close()`` also closes the connection to the sentinel.
+    * ``close()`` also closes the connection to the sentinel.  Sentinel
+      queries are serialised by a lock of the pool's (new in a forked child).
     """
 
     _cluster = False
