@@ -5,7 +5,7 @@
 ``pyredis.COMPILED`` is the same as a bool.
 """
 from pyredis import protocol  # noqa: F401  (chooses the protocol twins)
-from pyredis.client import Client, ClusterClient, HashClient, PubSubClient
+from pyredis.client import Client, ClusterClient, HashClient, PubSubClient, SentinelClient
 from pyredis.exceptions import (
     ProtocolError,
     PyRedisConnClosed,
@@ -15,7 +15,7 @@ from pyredis.exceptions import (
     PyRedisURLError,  # noqa: F401  (importable, not in __all__, as upstream)
     ReplyError,
 )
-from pyredis.pool import ClusterPool, HashPool, Pool  # chooses the pool-core twin
+from pyredis.pool import ClusterPool, HashPool, Pool, SentinelPool  # chooses the pool-core twin
 from pyredis.url import get_by_url
 from pyredis._twins import all_compiled
 
@@ -28,10 +28,12 @@ __all__ = [
     "Client",
     "HashClient",
     "PubSubClient",
+    "SentinelClient",
     "Pool",
     "HashPool",
     "ClusterClient",
     "ClusterPool",
+    "SentinelPool",
     "PyRedisError",
     "PyRedisConnError",
     "PyRedisConnReadTimeout",
