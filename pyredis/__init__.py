@@ -6,6 +6,7 @@
 """
 from pyredis import protocol  # noqa: F401  (chooses the protocol twins)
 from pyredis.client import Client, PubSubClient
+from pyredis.client import AsyncClient, AsyncPubSubClient
 from pyredis.exceptions import (
     ProtocolError,
     PyRedisConnClosed,
@@ -16,6 +17,7 @@ from pyredis.exceptions import (
     ReplyError,
 )
 from pyredis.pool import Pool  # chooses the pool-core twin
+from pyredis.pool import AsyncPool
 from pyredis.url import get_by_url
 from pyredis._twins import all_compiled
 
@@ -27,7 +29,10 @@ __all__ = [
     "get_by_url",
     "Client",
     "PubSubClient",
+    "AsyncClient",
+    "AsyncPubSubClient",
     "Pool",
+    "AsyncPool",
     "PyRedisError",
     "PyRedisConnError",
     "PyRedisConnReadTimeout",
