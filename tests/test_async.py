@@ -105,6 +105,19 @@ async def test_auth_password_user_and_database(redis_auth_server):
 
 
 @async_test
+async def test_read_only_sends_readonly(redis):
+    # A standalone server refuses READONLY (cluster only): proof that it was sent.
+    c = AsyncClient(host=redis.host, port=redis.port, read_only=True)
+    with pytest.raises(ReplyError, match="cluster"):
+        await c.ping()
+    assert c.closed
+    sentinel_mode = AsyncClient(host=redis.host, port=redis.port, read_only=True, database=1,
+                                sentinel=True)
+    assert await sentinel_mode.ping() == b"PONG"  # sentinel=True: no SELECT, no READONLY
+    await sentinel_mode.close()
+
+
+@async_test
 async def test_encoding_and_large_values(redis):
     c = AsyncClient(unix_sock=redis.unix_sock, encoding="utf-8")
     await c.set("u", "grüße")

@@ -11,7 +11,7 @@ import pytest
 from async_support import async_test
 from fakeserver import FakeRedis, answer, serve
 from servers import RedisServer
-from pyredis import AsyncClient, AsyncPool
+from pyredis import AsyncClient, AsyncPool, AsyncPubSubClient
 from pyredis.exceptions import (
     ProtocolError,
     PyRedisConnClosed,
@@ -88,6 +88,23 @@ async def test_protocol_error_mid_stream():
         await assert_pool_recovers(pool)
         assert fake.accepted == 2  # the poisoned connection was not reused
         await pool.close()
+
+
+@async_test
+async def test_poll_timeout_with_half_a_message_closes():
+    def half_message(peer):
+        peer.read_command()
+        peer.send(b"*3\r\n$9\r\nsubscribe\r\n$1\r\na\r\n:1\r\n")
+        peer.send(b"*3\r\n$7\r\nmessage\r\n")  # and the rest never comes
+        time.sleep(1)
+
+    with FakeRedis(half_message) as fake:
+        sub = AsyncPubSubClient(host=fake.host, port=fake.port, read_timeout=0.2)
+        await sub.subscribe("a")
+        assert await sub.get() == [b"subscribe", b"a", 1]
+        with pytest.raises(PyRedisConnReadTimeout):
+            await sub.get()
+        assert sub.closed  # out of sync: never polled again
 
 
 # -- slow replies ---------------------------------------------------------------------

@@ -67,12 +67,14 @@ class _ReplyStream(asyncio.Protocol):
         self.paused = False  # write buffer over its high-water mark
         self.drain_waiter = None
         self.closed = None  # future: set by connection_lost
+        self.received = 0  # chunks received so far
 
     def connection_made(self, transport):
         self.transport = transport
         self.closed = asyncio.get_running_loop().create_future()
 
     def data_received(self, data):
+        self.received += 1
         self.feed(data)
         self._wake()
 
@@ -326,14 +328,6 @@ class AsyncConnection:
             append(await self._read_one())
         return result
 
-    def _read_failed(self, exc, close_on_timeout):
-        """Close unless this is a poll timeout with nothing of a reply buffered."""
-        if isinstance(exc, PyRedisConnReadTimeout) and not close_on_timeout:
-            reader = self._reader
-            if reader is not None and not reader.has_data():
-                return
-        self._close_now()
-
     async def execute(self, *args):
         """Send one command and return its reply; an error reply is raised."""
         data = pack_command(args)  # bad arguments raise here, before any I/O
@@ -355,10 +349,19 @@ class AsyncConnection:
         async with self._get_lock():
             if self._transport is None:
                 await self._connect()
+            proto = self._proto
+            # A poll may time out harmlessly only if no byte of a reply came in:
+            # none buffered at the start (no reply is half parsed between
+            # reads) and none received since.  (``has_data()`` alone cannot
+            # tell once gets() has consumed the start of a nested reply.)
+            received = proto.received
+            idle = not self._reader.has_data()
             try:
                 reply = await self._read_one()
             except BaseException as exc:
-                self._read_failed(exc, close_on_timeout)
+                if not (isinstance(exc, PyRedisConnReadTimeout) and not close_on_timeout
+                        and idle and proto.received == received):
+                    self._close_now()
                 raise
         if raise_on_result_err and isinstance(reply, Exception):
             raise reply
