@@ -305,8 +305,9 @@ class AsyncConnection:
         loop = self._loop
         timeout = self._read_timeout
         while True:
-            if proto.lost is not None:
-                raise proto.lost
+            lost = proto.lost
+            if lost is not None:
+                raise type(lost)(*lost.args)  # a fresh instance per raise
             waiter = proto.waiter = loop.create_future()
             timer = loop.call_later(timeout, _expire, waiter) if timeout is not None else None
             try:
