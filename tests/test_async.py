@@ -297,3 +297,23 @@ async def test_pool_and_pubsub_over_tls(tls, trusting_context):
     assert await sub.get() == [b"message", b"tls", b"hi"]
     await sub.close()
     await pool.close()
+
+
+@async_test
+async def test_pool_skips_a_connection_the_server_closed_while_idle(redis):
+    pool = AsyncPool(host=redis.host, port=redis.port, pool_size=2)
+    async with pool.lease() as first:
+        async with pool.lease() as second:
+            await first.ping()
+            await second.ping()
+    killer = AsyncClient(host=redis.host, port=redis.port)
+    assert await killer.execute("CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes") == 2
+    for _ in range(100):  # the loop learns of the hang-ups
+        if first.closed and second.closed:
+            break
+        await asyncio.sleep(0.01)
+    assert first.closed and second.closed
+    assert await pool.echo("fresh") == b"fresh"  # not "Write failed" on a dead client
+    assert pool._open == 1 and first not in pool._pool_free
+    await pool.close()
+    await killer.close()

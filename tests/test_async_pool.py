@@ -421,3 +421,19 @@ async def test_many_tasks_never_share_a_client_nor_exceed_the_size():
     assert pool._open == len(pool._pool_free) <= 4
     opened = [c for c in pool.made if not c.closed]
     assert sorted(opened, key=id) == sorted(pool._pool_free, key=id)  # nothing leaked
+
+
+@async_test
+async def test_acquire_skips_idle_clients_that_closed():
+    pool = FakePool(pool_size=2)
+    a, b = await pool.acquire(), await pool.acquire()
+    await pool.release(a)
+    await pool.release(b)
+    b.closed = True  # as AsyncConnection does when the server hangs up an idle connection
+    got = await pool.acquire()
+    assert got is a and state(pool) == (0, 1, 1)
+    a.closed = True
+    fresh = await pool.acquire()  # a is in use (dropped on release): b's slot is the free one
+    assert fresh is pool.made[2] and state(pool) == (0, 2, 2)
+    await pool.close()
+    assert b.close_calls == 1  # closed in the background, waited for by close()

@@ -59,8 +59,9 @@ class _ReplyStream(asyncio.Protocol):
     """Feeds every chunk the transport receives into the connection's Reader
     and wakes the task waiting for data; records why the stream ended."""
 
-    def __init__(self, feed):
+    def __init__(self, feed, on_end):
         self.feed = feed
+        self.on_end = on_end  # called once when the server ends the stream
         self.transport = None
         self.waiter = None  # future of the task waiting for more data
         self.lost = None  # the exception a reader gets once the stream has ended
@@ -81,6 +82,7 @@ class _ReplyStream(asyncio.Protocol):
     def eof_received(self):
         if self.lost is None:
             self.lost = PyRedisConnClosed(_CLOSED_MESSAGE)
+            self.on_end()
         self._wake()
         return False  # let the transport close itself
 
@@ -88,6 +90,7 @@ class _ReplyStream(asyncio.Protocol):
         if self.lost is None:
             self.lost = (PyRedisConnClosed(_CLOSED_MESSAGE) if exc is None
                          else PyRedisConnError("Connection lost: %s" % (exc,)))
+            self.on_end()
         self._wake()
         self.paused = False
         self._wake_drain()
@@ -124,7 +127,9 @@ class AsyncConnection:
     their replies are read under ``read_timeout`` (no 0.1 s SELECT timeout);
     ``SELECT 0`` is not sent (a new connection is on database 0); TLS
     (``ssl=True`` or ``ssl_context=``); cancellation-safe reads and a
-    per-connection lock (see the module docstring).
+    per-connection lock (see the module docstring); ``closed`` turns True as
+    soon as the server closes or resets the connection, even while idle
+    (pools then skip it; the sync twin only learns of it on the next use).
     """
 
     def __init__(self, host=None, port=6379, unix_sock=None, database=None, password=None,
@@ -175,7 +180,7 @@ class AsyncConnection:
         loop = asyncio.get_running_loop()
 
         def factory():
-            return _ReplyStream(reader.feed)
+            return _ReplyStream(reader.feed, self._ended)
 
         if self.unix_sock:
             target = self.unix_sock
@@ -236,6 +241,15 @@ class AsyncConnection:
         return cmds
 
     # -- closing -----------------------------------------------------------
+    def _ended(self):
+        """The server closed or reset the stream.  ``closed`` turns True at once
+        (so a pool skips this connection even while it is idle); whatever is
+        still buffered can be read, then reading raises as the sync twin does."""
+        self.closed = True
+        owner = self._owner
+        if owner is not None:
+            owner.closed = True
+
     def _close_now(self):
         """Mark closed and drop the transport (no waiting).  Idempotent."""
         self._closed = self.closed = True

@@ -37,6 +37,13 @@ def _expire(waiter):
         waiter.set_result(_NOTHING)
 
 
+async def _quietly(closing):
+    try:
+        await closing
+    except Exception:  # nobody awaits a background close: a failure is no news
+        pass
+
+
 async def _close_client(client):
     result = client.close()
     if inspect.isawaitable(result):
@@ -77,6 +84,9 @@ class AsyncBasePool:
     * ``pool_size = n`` (synchronous): surplus idle clients are closed in a
       task when a loop is running, else by the pool's next ``acquire``,
       ``release`` or ``close``; surplus clients in use when released.
+    * An idle client whose ``closed`` turned True (AsyncConnection sets it as
+      soon as the server closes or resets an idle connection) is dropped by
+      ``acquire`` instead of being handed out to fail.
     * ``max_idle_time`` (seconds, default None = never): an idle client unused
       for longer is closed instead of reused.
     * ``await close()``, ``async with pool:`` (closes on exit) and
@@ -199,9 +209,11 @@ class AsyncBasePool:
         if self._lock is None:
             free = self._free
             if free and self._max_idle_time is None and not self._to_close:
-                conn = free.pop()  # the hot path
-                self._used.add(conn)
-                return conn
+                conn = free[-1]
+                if not conn.closed:  # the hot path
+                    free.pop()
+                    self._used.add(conn)
+                    return conn
             got = self._take()
         else:
             await self._lock_acquire()
@@ -224,10 +236,14 @@ class AsyncBasePool:
         if self._max_idle_time is not None:
             self._take_stale()
         free = self._free
-        if free:
+        while free:
             conn = free.pop()
             if self._since:
                 self._since.pop()
+            if conn.closed:  # the server hung up while it was idle: its slot is free now
+                self._open -= 1
+                self._spawn(_close_client(conn))
+                continue
             self._used.add(conn)
             return conn
         if self._open < self._pool_size:
@@ -407,15 +423,15 @@ class AsyncBasePool:
         except RuntimeError:
             return  # no loop: closed by the next acquire/release/close
         clients, self._to_close = self._to_close, []
-        task = loop.create_task(self._discard_quietly(clients))
+        self._spawn(self._discard(clients), loop)
+
+    def _spawn(self, closing, loop=None):
+        """Run a closing coroutine in a task that ``close()`` waits for."""
+        if loop is None:
+            loop = asyncio.get_running_loop()
+        task = loop.create_task(_quietly(closing))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-
-    async def _discard_quietly(self, clients):
-        try:
-            await self._discard(clients)
-        except Exception:  # nobody awaits this task: a failed close is no news
-            pass
 
     # -- lifetime ---------------------------------------------------------------
     async def close(self):
