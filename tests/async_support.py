@@ -39,7 +39,8 @@ class Blocking:
 
         def call(*args, **kwargs):
             result = value(*args, **kwargs)
-            assert inspect.isawaitable(result), "%s() returned %r, not an awaitable" % (name, result)
+            assert inspect.isawaitable(result), "%s() returned %r, not an awaitable" % (
+                name, result)
             self.called.add(name)
             return self._loop.run_until_complete(result)
 

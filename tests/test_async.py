@@ -317,3 +317,21 @@ async def test_pool_skips_a_connection_the_server_closed_while_idle(redis):
     assert pool._open == 1 and first not in pool._pool_free
     await pool.close()
     await killer.close()
+
+
+@async_test
+async def test_large_replies_are_read_in_large_chunks(redis):
+    # Upstream read 1500 bytes at a time: 700 reads for this reply.
+    c = AsyncClient(host=redis.host, port=redis.port)
+    await c.set("big", b"x" * (1 << 20))
+    before = c._conn._proto.received
+    assert len(await c.get("big")) == 1 << 20
+    assert c._conn._proto.received - before < 200
+    await c.close()
+
+
+def test_close_from_another_loop(redis):
+    c = AsyncClient(host=redis.host, port=redis.port)
+    asyncio.run(c.ping())
+    asyncio.run(c.close())  # its own loop is gone: still closes, without hanging
+    assert c.closed

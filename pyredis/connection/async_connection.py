@@ -271,6 +271,8 @@ class AsyncConnection:
         self._close_now()
         if proto is None or proto.closed is None or proto.closed.done():
             return
+        if proto.closed.get_loop() is not asyncio.get_running_loop():
+            return  # closed from another loop: nothing of ours to wait for
         try:
             await asyncio.wait_for(asyncio.shield(proto.closed), self._conn_timeout)
         except (asyncio.TimeoutError, OSError, RuntimeError):

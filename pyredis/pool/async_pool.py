@@ -1,4 +1,4 @@
-"""AsyncPool: an AsyncBasePool of AsyncClients to one standalone server (TCP, TLS or unix socket)."""
+"""AsyncPool: an AsyncBasePool of AsyncClients to one server (TCP, TLS or unix socket)."""
 import ssl as _ssl
 
 from pyredis import commands
