@@ -297,3 +297,17 @@ async def test_50_tasks_with_cancellations_and_timeouts(own_server):
     assert await connected_clients(probe) == pool._open
     await pool.close()
     await probe.close()
+
+
+@async_test
+async def test_read_timeout_counts_from_each_wait(redis):
+    # One timer per connection is re-armed lazily: a wait that starts late must
+    # get its whole read_timeout, not what was left of an earlier one.
+    c = AsyncClient(host=redis.host, port=redis.port, read_timeout=1.0)
+    assert await c.ping() == b"PONG"  # the first wait arms the timer
+    await asyncio.sleep(0.6)
+    assert await c.blpop("q", 0.5) is None  # answered after the first wait's deadline
+    assert not c.closed
+    with pytest.raises(PyRedisConnReadTimeout):
+        await c.blpop("q", 3)  # and a wait that does outlast read_timeout still ends
+    assert c.closed

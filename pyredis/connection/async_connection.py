@@ -49,10 +49,9 @@ _CONNECT_ERRORS = (OSError, asyncio.TimeoutError, OverflowError, ValueError, Typ
 _CLOSED_MESSAGE = "Connection closed by the server"
 
 
-def _expire(waiter):
-    """Timer callback: the read timeout passed before data arrived."""
-    if not waiter.done():
-        waiter.set_result(True)
+# A deadline this close (seconds) counts as reached: timers fire up to the
+# loop's clock resolution early.
+_DEADLINE_SLACK = 1e-3
 
 
 class _ReplyStream(asyncio.Protocol):
@@ -69,6 +68,12 @@ class _ReplyStream(asyncio.Protocol):
         self.drain_waiter = None
         self.closed = None  # future: set by connection_lost
         self.received = 0  # chunks received so far
+        # Read timeout: one timer per connection, re-armed lazily.  Each wait
+        # just moves ``deadline``; the timer, when it fires, either expires the
+        # wait or re-arms for the new deadline (a TimerHandle per command
+        # would cost more than the rest of the read path).
+        self.deadline = 0.0
+        self.timer = None
 
     def connection_made(self, transport):
         self.transport = transport
@@ -86,7 +91,31 @@ class _ReplyStream(asyncio.Protocol):
         self._wake()
         return False  # let the transport close itself
 
+    def wait_for_data(self, loop, timeout):
+        """A future set to False when data (or the end) arrives, True when
+        ``timeout`` seconds pass first (None: never)."""
+        waiter = self.waiter = loop.create_future()
+        if timeout is not None:
+            self.deadline = loop.time() + timeout
+            if self.timer is None:
+                self.timer = loop.call_at(self.deadline, self._check_deadline, loop)
+        return waiter
+
+    def _check_deadline(self, loop):
+        self.timer = None
+        waiter = self.waiter
+        if waiter is None or waiter.done():
+            return  # nobody waiting: stay disarmed until the next wait
+        if loop.time() + _DEADLINE_SLACK >= self.deadline:
+            self.waiter = None
+            waiter.set_result(True)
+        else:
+            self.timer = loop.call_at(self.deadline, self._check_deadline, loop)
+
     def connection_lost(self, exc):
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
         if self.lost is None:
             self.lost = (PyRedisConnClosed(_CLOSED_MESSAGE) if exc is None
                          else PyRedisConnError("Connection lost: %s" % (exc,)))
@@ -324,13 +353,10 @@ class AsyncConnection:
             lost = proto.lost
             if lost is not None:
                 raise type(lost)(*lost.args)  # a fresh instance per raise
-            waiter = proto.waiter = loop.create_future()
-            timer = loop.call_later(timeout, _expire, waiter) if timeout is not None else None
+            waiter = proto.wait_for_data(loop, timeout)
             try:
                 timed_out = await waiter
             finally:
-                if timer is not None:
-                    timer.cancel()
                 proto.waiter = None
             if timed_out:
                 raise PyRedisConnReadTimeout("Timeout while reading from the server")
