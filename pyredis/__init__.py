@@ -5,7 +5,15 @@
 ``pyredis.COMPILED`` is the same as a bool.
 """
 from pyredis import protocol  # noqa: F401  (chooses the protocol twins)
-from pyredis.client import Client, ClusterClient, HashClient, PubSubClient, SentinelClient
+from pyredis.client import (
+    AsyncClient,
+    AsyncPubSubClient,
+    Client,
+    ClusterClient,
+    HashClient,
+    PubSubClient,
+    SentinelClient,
+)
 from pyredis.exceptions import (
     ProtocolError,
     PyRedisConnClosed,
@@ -15,7 +23,13 @@ from pyredis.exceptions import (
     PyRedisURLError,  # noqa: F401  (importable, not in __all__, as upstream)
     ReplyError,
 )
-from pyredis.pool import ClusterPool, HashPool, Pool, SentinelPool  # chooses the pool-core twin
+from pyredis.pool import (  # chooses the pool-core twin
+    AsyncPool,
+    ClusterPool,
+    HashPool,
+    Pool,
+    SentinelPool,
+)
 from pyredis.url import get_by_url
 from pyredis._twins import all_compiled
 
@@ -34,6 +48,9 @@ __all__ = [
     "ClusterClient",
     "ClusterPool",
     "SentinelPool",
+    "AsyncClient",
+    "AsyncPubSubClient",
+    "AsyncPool",
     "PyRedisError",
     "PyRedisConnError",
     "PyRedisConnReadTimeout",

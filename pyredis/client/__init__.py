@@ -1,11 +1,14 @@
 """Clients: one connection each (pools lease them)."""
+from pyredis.client.async_client import AsyncClient
+from pyredis.client.async_pubsub import AsyncPubSubClient
 from pyredis.client.client import Client
 from pyredis.client.cluster import ClusterClient
 from pyredis.client.hash import HashClient
 from pyredis.client.pubsub import PubSubClient
 from pyredis.client.sentinel import SentinelClient
-from pyredis.connection import Connection
+from pyredis.connection import AsyncConnection, Connection
 from pyredis.helper import ClusterMap, dict_from_list
 
 __all__ = ["Client", "ClusterClient", "HashClient", "PubSubClient", "SentinelClient",
-           "Connection", "dict_from_list", "ClusterMap"]
+           "AsyncClient", "AsyncPubSubClient", "Connection", "AsyncConnection",
+           "dict_from_list", "ClusterMap"]

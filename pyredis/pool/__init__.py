@@ -2,6 +2,8 @@
 from random import shuffle  # noqa: F401  (upstream exposes it here)
 
 from pyredis.client import (  # noqa: F401  (upstream re-exports the clients here)
+    AsyncClient,
+    AsyncPubSubClient,
     Client,
     ClusterClient,
     ClusterMap,
@@ -9,10 +11,13 @@ from pyredis.client import (  # noqa: F401  (upstream re-exports the clients her
     PubSubClient,
     SentinelClient,
 )
+from pyredis.pool.async_base import AsyncBasePool
+from pyredis.pool.async_pool import AsyncPool
 from pyredis.pool.base import BasePool
 from pyredis.pool.cluster import ClusterPool
 from pyredis.pool.hash import HashPool
 from pyredis.pool.pool import Pool
 from pyredis.pool.sentinel import SentinelPool
 
-__all__ = ["BasePool", "Pool", "ClusterPool", "HashPool", "SentinelPool"]
+__all__ = ["BasePool", "Pool", "ClusterPool", "HashPool", "SentinelPool",
+           "AsyncBasePool", "AsyncPool"]

@@ -1,0 +1,491 @@
+"""AsyncBasePool: the asyncio twin of BasePool (API.md sections 5 and 8).
+
+Plain Python, no compiled core: in one event loop the bookkeeping below runs
+between awaits, so it is atomic without a lock.  State:
+
+* ``_free``    idle clients, most recently released last (acquire takes the
+               last one);  ``_since`` their release times (only with
+               ``max_idle_time``);
+* ``_used``    clients handed out;
+* ``_retired`` clients in use when ``close_on_err`` reset the pool: still
+               counted, closed when they come back;
+* ``_open``    every client the pool answers for (free + used + retired +
+               being connected + being closed); ``_open < pool_size`` is the
+               only capacity test, so there are never more than ``pool_size``.
+* ``_waiters`` futures of tasks waiting in ``acquire``, oldest first.  A
+               released client (or a freed slot) is handed straight to the
+               oldest waiter, so a newcomer cannot overtake it.
+"""
+import asyncio
+import inspect
+from collections import deque
+from time import monotonic
+
+from pyredis.exceptions import PyRedisError
+from pyredis.pool._core_py import _check_pool_size, _check_seconds
+
+__all__ = ["AsyncBasePool"]
+
+# What a waiter receives instead of a client: a slot reserved for it (it
+# connects a new client), or nothing (timeout, or the pool was closed).
+_SLOT = object()
+_NOTHING = None
+
+
+def _expire(waiter):
+    if not waiter.done():
+        waiter.set_result(_NOTHING)
+
+
+async def _quietly(closing):
+    try:
+        await closing
+    except Exception:  # nobody awaits a background close: a failure is no news
+        pass
+
+
+async def _close_client(client):
+    result = client.close()
+    if inspect.isawaitable(result):
+        await result
+
+
+class AsyncBasePool:
+    """Pool of asyncio clients for one event loop; subclasses implement ``_connect()``.
+
+    ``_connect()`` returns a new client that has not connected yet (or a
+    coroutine giving one); the client needs ``execute(*args, **kwargs)``
+    (a coroutine), ``close()`` (a coroutine, or plain) and a ``closed``
+    attribute.  Command methods of subclasses return the coroutine of
+    ``execute`` (``await pool.get("k")``).
+
+    Settings (read-only properties): ``database``, ``password``, ``encoding``,
+    ``conn_timeout``, ``read_timeout``, ``username``, ``close_on_err``,
+    ``pool_timeout``, ``max_idle_time``; ``pool_size`` read/write.
+
+    Behaviour, and where it differs from pyredis 1.0:
+
+    * ``await acquire(timeout=None)`` hands out the most recently released
+      idle client; with none idle and fewer than ``pool_size`` open it reserves
+      a slot and calls ``_connect()`` *outside* the lock (upstream held its
+      lock across Sentinel discovery).  When all are in use it raises
+      ``PyRedisError("Max connections <n> exhausted")`` at once, as upstream,
+      unless ``timeout`` (or the pool's ``pool_timeout``) lets it wait, first
+      come first served, for a release.  Cancelling a waiting task loses
+      nothing (a client handed to it meanwhile goes back).
+    * ``await release(client)``: a closed client is dropped (with
+      ``close_on_err`` every idle client is closed too, and the clients in use
+      are closed when they come back - upstream forgot them, so the pool could
+      exceed its size); a client over the size, or released after
+      ``close()``, is closed; an unknown one is closed.
+    * Cancellation: a task cancelled (or timed out) while waiting for a reply
+      closes its connection (AsyncConnection), and ``execute``/``lease``
+      release it, so it is dropped: the next command never reads a stale reply.
+    * ``pool_size = n`` (synchronous): surplus idle clients are closed in a
+      task when a loop is running, else by the pool's next ``acquire``,
+      ``release`` or ``close``; surplus clients in use when released.
+    * An idle client whose ``closed`` turned True (AsyncConnection sets it as
+      soon as the server closes or resets an idle connection) is dropped by
+      ``acquire`` instead of being handed out to fail.
+    * ``max_idle_time`` (seconds, default None = never): an idle client unused
+      for longer is closed instead of reused.
+    * ``await close()``, ``async with pool:`` (closes on exit) and
+      ``async with pool.lease() as client:`` are new.
+    * ``lock``: upstream took an ``asyncio.Lock`` around every state change.
+      Nothing here needs one (see the module docstring); an object passed in
+      (an ``asyncio.Lock``, or anything with ``acquire()``/``release()``,
+      ``acquire`` possibly a coroutine) is still held around the state changes
+      of ``acquire``, ``release`` and ``close``, never across I/O.
+    * ``_pool_free`` / ``_pool_used`` are read-only snapshots (frozensets).
+    * Not thread-safe: use a pool from its event loop's thread only.
+    """
+
+    _close_on_err = False  # Sentinel pools set this to True
+
+    def __init__(self, database=0, password=None, encoding=None, conn_timeout=2,
+                 read_timeout=2, pool_size=16, lock=None, username=None, *,
+                 pool_timeout=None, max_idle_time=None):
+        self._pool_size = _check_pool_size(pool_size)
+        self._pool_timeout = _check_seconds("pool_timeout", pool_timeout)
+        self._max_idle_time = _check_seconds("max_idle_time", max_idle_time)
+        self._lock = lock
+        self._database = database
+        self._password = password
+        self._encoding = encoding
+        self._conn_timeout = conn_timeout
+        self._read_timeout = read_timeout
+        self._username = username
+        self._free = []
+        self._since = []
+        self._used = set()
+        self._retired = set()
+        self._open = 0
+        self._waiters = deque()
+        self._closed = False
+        self._to_close = []  # taken out of the pool, to close at the next chance
+        self._tasks = set()  # background close tasks (kept referenced until done)
+
+    # -- settings ------------------------------------------------------------
+    @property
+    def database(self):
+        return self._database
+
+    @property
+    def password(self):
+        return self._password
+
+    @property
+    def encoding(self):
+        return self._encoding
+
+    @property
+    def conn_timeout(self):
+        return self._conn_timeout
+
+    @property
+    def read_timeout(self):
+        return self._read_timeout
+
+    @property
+    def username(self):
+        return self._username
+
+    @property
+    def close_on_err(self):
+        """True: a client that comes back closed makes the pool drop all others."""
+        return self._close_on_err
+
+    @property
+    def pool_timeout(self):
+        return self._pool_timeout
+
+    @property
+    def max_idle_time(self):
+        return self._max_idle_time
+
+    @property
+    def pool_size(self):
+        return self._pool_size
+
+    @pool_size.setter
+    def pool_size(self, value):
+        size = _check_pool_size(value)
+        self._pool_size = size
+        free = self._free
+        surplus = []
+        while free and self._open - len(surplus) > size:
+            surplus.append(free.pop(0))  # the coldest first
+            if self._since:
+                self._since.pop(0)
+        self._to_close.extend(surplus)  # still counted in _open until closed
+        self._hand_out_slots()  # a bigger pool may have room for waiters
+        if surplus:
+            self._close_in_background()
+
+    @property
+    def _pool_free(self):
+        """Snapshot of the idle clients (read-only; upstream exposed its set)."""
+        return frozenset(self._free)
+
+    @property
+    def _pool_used(self):
+        """Snapshot of the clients in use (read-only; upstream exposed its set)."""
+        return frozenset(self._used) | self._retired
+
+    def _connect(self):
+        raise NotImplementedError("pool subclasses implement _connect()")
+
+    # -- the optional caller's lock ------------------------------------------
+    async def _lock_acquire(self):
+        result = self._lock.acquire()
+        if inspect.isawaitable(result):
+            await result
+
+    # -- acquire ---------------------------------------------------------------
+    async def acquire(self, timeout=None):
+        """Lease a client: an idle one if any, else a new one while the pool has
+        room, else wait up to ``timeout`` (default ``pool_timeout``) seconds for
+        one to be released; then ``PyRedisError("Max connections <n> exhausted")``."""
+        if self._lock is None:
+            free = self._free
+            if free and self._max_idle_time is None and not self._to_close:
+                conn = free[-1]
+                if not conn.closed:  # the hot path
+                    free.pop()
+                    self._used.add(conn)
+                    return conn
+            got = self._take()
+        else:
+            await self._lock_acquire()
+            try:
+                got = self._take()
+            finally:
+                self._lock.release()
+        if self._to_close:
+            self._close_in_background()
+        if got is _NOTHING:
+            got = await self._wait(timeout)
+        if got is _SLOT:
+            return await self._connect_reserved()
+        return got
+
+    def _take(self):
+        """A client, a reserved slot, or nothing (pool full)."""
+        if self._closed:
+            raise PyRedisError("Pool is closed")
+        if self._max_idle_time is not None:
+            self._take_stale()
+        free = self._free
+        while free:
+            conn = free.pop()
+            if self._since:
+                self._since.pop()
+            if conn.closed:  # the server hung up while it was idle: its slot is free now
+                self._open -= 1
+                self._spawn(_close_client(conn))
+                continue
+            self._used.add(conn)
+            return conn
+        if self._open < self._pool_size:
+            self._open += 1
+            return _SLOT
+        return _NOTHING
+
+    def _take_stale(self):
+        """Move idle clients released more than max_idle_time ago to _to_close."""
+        since = self._since
+        limit = monotonic() - self._max_idle_time
+        count = 0
+        for released in since:
+            if released >= limit:
+                break
+            count += 1
+        if count:
+            self._to_close.extend(self._free[:count])
+            del self._free[:count]
+            del since[:count]
+
+    async def _wait(self, timeout):
+        wait = self._pool_timeout if timeout is None else timeout
+        if wait is None or not wait > 0:  # also nan
+            raise PyRedisError("Max connections %d exhausted" % self._pool_size)
+        loop = asyncio.get_running_loop()
+        waiter = loop.create_future()
+        self._waiters.append(waiter)
+        timer = loop.call_later(wait, _expire, waiter)
+        try:
+            got = await waiter
+        except BaseException:  # cancelled: give back what was handed to us meanwhile
+            if waiter.done() and not waiter.cancelled():
+                self._give_back(waiter.result())
+            raise
+        finally:
+            timer.cancel()
+            try:
+                self._waiters.remove(waiter)
+            except ValueError:
+                pass  # already handed something and dequeued
+        if got is _NOTHING:
+            if self._closed:
+                raise PyRedisError("Pool is closed")
+            raise PyRedisError("Max connections %d exhausted" % self._pool_size)
+        return got
+
+    def _give_back(self, got):
+        """Undo a hand-out to a waiter that is gone."""
+        if got is _SLOT:
+            self._slots_freed(1)
+        elif got is not _NOTHING:  # a client: released as if the task had used it
+            to_close = self._release_now(got, got.closed)
+            if to_close:
+                self._to_close.extend(to_close)
+                self._close_in_background()
+
+    async def _connect_reserved(self):
+        try:
+            conn = self._connect()
+            if inspect.isawaitable(conn):
+                conn = await conn
+        except BaseException:
+            self._slots_freed(1)
+            raise
+        if self._closed:
+            await self._discard([conn])
+            raise PyRedisError("Pool is closed")
+        self._used.add(conn)
+        return conn
+
+    # -- release -----------------------------------------------------------------
+    async def release(self, conn):
+        """Give a client back; a closed one is dropped, an unknown one closed."""
+        closed = conn.closed
+        if self._lock is None:
+            to_close = self._release_now(conn, closed)
+        else:
+            await self._lock_acquire()
+            try:
+                to_close = self._release_now(conn, closed)
+            finally:
+                self._lock.release()
+        if to_close is None:
+            await _close_client(conn)  # not ours: close it, nothing else
+        elif to_close:
+            await self._discard(to_close)
+        if self._to_close:
+            self._close_in_background()
+
+    def _release_now(self, conn, closed):
+        """Bookkeeping of a release: the clients to close (counted in _open until
+        closed), or None for a client the pool does not know."""
+        used = self._used
+        if conn not in used:
+            if conn in self._retired:
+                self._retired.remove(conn)
+                return [conn]
+            return None
+        used.remove(conn)
+        if not closed:
+            if self._closed or self._open > self._pool_size:
+                return [conn]
+            if not self._hand_to_waiter(conn):
+                self._free.append(conn)
+                if self._max_idle_time is not None:
+                    self._since.append(monotonic())
+            return []
+        self._slots_freed(1)
+        if not self._close_on_err:
+            return []
+        # The server behind the pool probably changed (failover): close the
+        # idle clients, retire the busy ones (closed when they come back).
+        to_close = self._free[:]
+        del self._free[:]
+        del self._since[:]
+        self._retired.update(used)
+        used.clear()
+        return to_close
+
+    def _hand_to_waiter(self, conn):
+        """Give an open client straight to the oldest waiter (True if one took it)."""
+        waiters = self._waiters
+        while waiters:
+            waiter = waiters.popleft()
+            if not waiter.done():
+                self._used.add(conn)
+                waiter.set_result(conn)
+                return True
+        return False
+
+    def _slots_freed(self, count):
+        self._open -= count
+        self._hand_out_slots()
+
+    def _hand_out_slots(self):
+        """Give the room the pool has to waiters (each then connects a client)."""
+        waiters = self._waiters
+        while waiters and self._open < self._pool_size and not self._closed:
+            waiter = waiters.popleft()
+            if not waiter.done():
+                self._open += 1
+                waiter.set_result(_SLOT)
+
+    async def execute(self, *args, **kwargs):
+        """Run one command on a leased client and give the client back."""
+        conn = await self.acquire()
+        try:
+            return await conn.execute(*args, **kwargs)
+        finally:
+            await self.release(conn)
+
+    # -- closing clients ---------------------------------------------------------
+    async def _discard(self, clients):
+        """Close clients taken out of the pool, then free their slots.
+
+        Every client is closed even if one ``close()`` raises; the first error
+        is raised afterwards.  The slots are freed even if this is cancelled.
+        """
+        error = None
+        try:
+            for client in clients:
+                try:
+                    await _close_client(client)
+                except Exception as exc:  # noqa: B902 - re-raised below
+                    if error is None:
+                        error = exc
+        finally:
+            self._slots_freed(len(clients))
+        if error is not None:
+            raise error
+
+    def _close_in_background(self):
+        """Close what is in _to_close in a task (when a loop is running)."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return  # no loop: closed by the next acquire/release/close
+        clients, self._to_close = self._to_close, []
+        self._spawn(self._discard(clients), loop)
+
+    def _spawn(self, closing, loop=None):
+        """Run a closing coroutine in a task that ``close()`` waits for."""
+        if loop is None:
+            loop = asyncio.get_running_loop()
+        task = loop.create_task(_quietly(closing))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # -- lifetime ---------------------------------------------------------------
+    async def close(self):
+        """Close the idle clients and refuse new leases.  Clients in use are
+        closed when they are released.  Idempotent."""
+        if self._lock is not None:
+            await self._lock_acquire()
+            try:
+                idle = self._close_now()
+            finally:
+                self._lock.release()
+        else:
+            idle = self._close_now()
+        tasks = list(self._tasks)
+        await self._discard(idle)
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    def _close_now(self):
+        self._closed = True
+        idle = self._free + self._to_close
+        self._free = []
+        self._since = []
+        self._to_close = []
+        waiters = self._waiters
+        while waiters:  # they raise "Pool is closed"
+            waiter = waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(_NOTHING)
+        return idle
+
+    def lease(self, timeout=None):
+        """``async with pool.lease() as client:`` - acquire, then always release."""
+        return _Lease(self, timeout)
+
+    async def __aenter__(self):
+        return self
+
+    async def __aexit__(self, *exc_info):
+        await self.close()
+
+
+class _Lease:
+    __slots__ = ("_pool", "_timeout", "_conn")
+
+    def __init__(self, pool, timeout):
+        self._pool = pool
+        self._timeout = timeout
+        self._conn = None
+
+    async def __aenter__(self):
+        self._conn = await self._pool.acquire(self._timeout)
+        return self._conn
+
+    async def __aexit__(self, *exc_info):
+        conn, self._conn = self._conn, None
+        await self._pool.release(conn)
