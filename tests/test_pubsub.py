@@ -1,4 +1,6 @@
 """PubSubClient against a real redis-server."""
+import time
+
 import pytest
 
 from fakeserver import FakeRedis
@@ -75,6 +77,32 @@ def test_timeout_with_a_half_message_closes():
         with pytest.raises(PyRedisConnReadTimeout):
             s.get()
         assert s.closed  # a partial message is buffered: the stream is not trusted
+
+
+@pytest.mark.parametrize("together", [True, False], ids=["same-chunk", "later-chunk"])
+def test_timeout_after_a_whole_message_header_closes(together):
+    # The parser has consumed every byte that arrived (an array header and
+    # its first element) into a half-built reply: nothing is left unparsed,
+    # yet the message is incomplete.
+    def header_only(peer):
+        peer.read_command()
+        confirmation = b"*3\r\n$9\r\nsubscribe\r\n$2\r\nch\r\n:1\r\n"
+        header = b"*3\r\n$7\r\nmessage\r\n"
+        if together:  # one chunk: the next get() parses the header it already holds
+            peer.send(confirmation + header)
+        else:  # the header arrives during the next get()
+            peer.send(confirmation)
+            time.sleep(0.1)
+            peer.send(header)
+        peer.read_command()
+
+    with FakeRedis(header_only) as fake:
+        s = PubSubClient(host=fake.host, port=fake.port, read_timeout=0.3)
+        s.subscribe("ch")
+        assert s.get() == [b"subscribe", b"ch", 1]
+        with pytest.raises(PyRedisConnReadTimeout):
+            s.get()
+        assert s.closed
 
 
 def test_close_and_context_manager(redis):

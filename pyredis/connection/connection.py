@@ -276,10 +276,15 @@ class Connection:
         sock = self._sock
         if sock is None:
             sock = self._connect()
+        # Polling: a timeout keeps the connection only if no byte of a reply
+        # reached the reader - none unparsed when this read starts (the
+        # parser may turn them into a half-built reply, which has_data()
+        # does not report afterwards) and none received during it.
+        watch = None if close_on_timeout else _FeedWatch(self._feed, self._reply_pending())
         try:
-            reply = read_reply(sock, self._fd, self._feed, self._gets, self._buf)
+            reply = read_reply(sock, self._fd, watch or self._feed, self._gets, self._buf)
         except BaseException as exc:
-            err = self._read_failed(exc, close_on_timeout)
+            err = self._read_failed(exc, close_on_timeout or watch.seen)
             if err is None:
                 raise
             raise err from exc
@@ -332,6 +337,7 @@ class Connection:
         return None
 
     def _reply_pending(self):
+        """Unparsed bytes in the reader (a partial reply, for all we know)."""
         reader = self._reader
         if reader is None:
             return False
@@ -351,3 +357,17 @@ class Connection:
         where = self.unix_sock if self.unix_sock else "%s:%s" % (self.host, self.port)
         state = "closed" if self._closed else ("connected" if self._sock is not None else "idle")
         return "<%s %s %s>" % (type(self).__name__, where, state)
+
+
+class _FeedWatch:
+    """A reader's feed that remembers whether it was given any bytes."""
+
+    __slots__ = ("_feed", "seen")
+
+    def __init__(self, feed, seen):
+        self._feed = feed
+        self.seen = seen
+
+    def __call__(self, data, offset=0, length=-1):
+        self.seen = True
+        self._feed(data, offset, length)
