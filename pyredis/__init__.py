@@ -15,7 +15,13 @@ from pyredis.exceptions import (
     PyRedisURLError,  # noqa: F401  (importable, not in __all__, as upstream)
     ReplyError,
 )
-from pyredis.pool import ClusterPool, HashPool, Pool, SentinelPool  # chooses the pool-core twin
+from pyredis.pool import (  # chooses the pool-core twin
+    ClusterPool,
+    HashPool,
+    Pool,
+    SentinelHashPool,
+    SentinelPool,
+)
 from pyredis.url import get_by_url
 from pyredis._twins import all_compiled
 
@@ -34,6 +40,7 @@ __all__ = [
     "ClusterClient",
     "ClusterPool",
     "SentinelPool",
+    "SentinelHashPool",
     "PyRedisError",
     "PyRedisConnError",
     "PyRedisConnReadTimeout",
