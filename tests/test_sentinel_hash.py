@@ -6,6 +6,7 @@ The failover test changes which server is m1's master; every other test asks
 the topology which one is which, so the order of the tests does not matter.
 """
 import os
+import threading
 
 import pytest
 
@@ -16,6 +17,7 @@ from pyredis import (
     PyRedisError,
     ReplyError,
     SentinelHashPool,
+    SentinelPool,
     get_by_url,
 )
 from pyredis.helper import slot_from_key
@@ -170,12 +172,45 @@ def test_readonly_reply_makes_that_bucket_rediscover(topology):
         assert asked == ["m2", "m1"]  # m2's address was kept
 
 
+def test_threads_share_one_discovery_per_name(topology):
+    pool = make_pool(topology, pool_size=8)
+    asked = count_queries(pool)
+    errors = []
+    start = threading.Barrier(8)
+
+    def work(n):
+        try:
+            start.wait()
+            for i in range(20):
+                assert pool.set("sh:thread:%d" % n, i) == b"OK"
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert sorted(asked) == BUCKETS
+    key = "sh:thread:7"
+    assert query(topology.master(BUCKETS[slot_from_key(key) % 2]).port, "GET", key) == b"19"
+    pool.close()
+
+
 # -- errors ------------------------------------------------------------------------------
 def test_unknown_master_name_is_a_clear_error(topology):
     pool = SentinelHashPool(topology.addresses, ["m1", "nosuch"])
     with pytest.raises(PyRedisError, match="Sentinel knows no master named 'nosuch'") as info:
         pool.ping(shard_key="k")
     assert not isinstance(info.value, PyRedisConnError)  # not retried: it cannot help
+    pool.close()
+
+
+def test_sentinel_pool_unknown_name_is_the_same_clear_error(topology):
+    pool = SentinelPool(topology.addresses, "nosuch")
+    with pytest.raises(PyRedisError, match="Sentinel knows no master named 'nosuch'"):
+        pool.ping()  # upstream: the bare ReplyError
     pool.close()
 
 
