@@ -28,6 +28,7 @@ from pyredis.pool import (  # chooses the pool-core twin
     ClusterPool,
     HashPool,
     Pool,
+    SentinelHashPool,
     SentinelPool,
 )
 from pyredis.url import get_by_url
@@ -48,6 +49,7 @@ __all__ = [
     "ClusterClient",
     "ClusterPool",
     "SentinelPool",
+    "SentinelHashPool",
     "AsyncClient",
     "AsyncPubSubClient",
     "AsyncPool",

@@ -1,4 +1,6 @@
-"""A real Sentinel setup for the tests: a primary, one replica, three sentinels.
+"""A real Sentinel setup for the tests: a primary, one replica, three sentinels
+(or several primary/replica pairs, one per master name, watched by the same
+sentinels).
 
 Everything listens on free loopback ports and is stopped by whoever started
 it.  Sentinel's timers are shortened with ``SENTINEL DEBUG`` (Redis >= 7.0)
@@ -96,21 +98,24 @@ def wait_for(check, what, timeout=20.0):
 # -- processes -------------------------------------------------------------------
 class SentinelServer(RedisServer):
     """One ``redis-server --sentinel`` process monitoring ``master_port`` as
-    ``name`` (or nothing); ``password`` is the sentinel's own requirepass."""
+    ``name`` (or nothing), or every ``(name, port)`` of ``monitors``;
+    ``password`` is the sentinel's own requirepass."""
 
-    def __init__(self, master_port=None, quorum=2, name=NAME, password=None):
+    def __init__(self, master_port=None, quorum=2, name=NAME, password=None, monitors=None):
         super().__init__(unix=False, password=password)
         self.master_port = master_port
         self.quorum = quorum
         self.name = name
+        if monitors is None:
+            monitors = [] if master_port is None else [(name, master_port)]
+        self.monitors = list(monitors)
         self.conf = os.path.join(self.dir, "sentinel.conf")
 
     def _argv(self):
         lines = []
-        if self.master_port is not None:
-            name = self.name
+        for name, master_port in self.monitors:
             lines += [
-                "sentinel monitor %s 127.0.0.1 %d %d" % (name, self.master_port, self.quorum),
+                "sentinel monitor %s 127.0.0.1 %d %d" % (name, master_port, self.quorum),
                 "sentinel down-after-milliseconds %s 1000" % name,
                 "sentinel failover-timeout %s 5000" % name,
                 "sentinel parallel-syncs %s 1" % name,
@@ -128,30 +133,40 @@ class SentinelServer(RedisServer):
 
 
 class SentinelTopology:
-    """A primary, one replica and ``count`` sentinels watching them as ``mymaster``.
+    """Per master name (``names``, default ``mymaster`` alone) a primary and one
+    replica, and ``count`` sentinels watching them all.
 
-    ``servers`` are the two data servers; which one is the master changes with
-    ``failover()``, so ask ``master()`` / ``replica()``.
+    ``servers`` are all the data servers, ``groups[name]`` the two of a name;
+    which one is the master changes with ``failover()``, so ask ``master()`` /
+    ``replica()`` (of ``name``).
     """
 
     name = NAME
 
-    def __init__(self, count=3):
+    def __init__(self, count=3, names=(NAME,)):
         self.count = count
+        self.names = tuple(names)
+        self.groups = {}
         self.servers = []
         self.sentinels = []
 
     def start(self):
         try:
-            primary = RedisServer(unix=False, extra=DATA_SERVER_ARGS).start()
-            self.servers.append(primary)
-            replica = RedisServer(unix=False, extra=DATA_SERVER_ARGS + [
-                "--replicaof", "127.0.0.1", str(primary.port)]).start()
-            self.servers.append(replica)
-            wait_for(lambda: info(replica.port, "replication").get("master_link_status") == "up",
-                     "the replica to sync")
+            monitors = []
+            for name in self.names:
+                primary = RedisServer(unix=False, extra=DATA_SERVER_ARGS).start()
+                self.servers.append(primary)
+                replica = RedisServer(unix=False, extra=DATA_SERVER_ARGS + [
+                    "--replicaof", "127.0.0.1", str(primary.port)]).start()
+                self.servers.append(replica)
+                self.groups[name] = [primary, replica]
+                monitors.append((name, primary.port))
+            for name in self.names:
+                replica = self.groups[name][1]
+                wait_for(lambda: info(replica.port, "replication").get(
+                    "master_link_status") == "up", "the replica to sync")
             for _ in range(self.count):
-                self.sentinels.append(SentinelServer(primary.port).start())
+                self.sentinels.append(SentinelServer(monitors=monitors).start())
             self.wait_settled()
         except BaseException:
             self.stop()
@@ -163,6 +178,7 @@ class SentinelTopology:
             server.stop()
         self.sentinels = []
         self.servers = []
+        self.groups = {}
 
     def __enter__(self):
         return self.start()
@@ -176,40 +192,45 @@ class SentinelTopology:
         """The sentinels as ``[(host, port)]``."""
         return [(s.host, s.port) for s in self.sentinels]
 
-    def master_port(self, sentinel=None):
+    def master_port(self, sentinel=None, name=NAME):
         sentinel = sentinel or self.sentinels[0]
-        return int(query(sentinel.port, "SENTINEL", "GET-MASTER-ADDR-BY-NAME", NAME)[1])
+        return int(query(sentinel.port, "SENTINEL", "GET-MASTER-ADDR-BY-NAME", name)[1])
 
-    def master(self):
-        port = self.master_port()
-        return next(s for s in self.servers if s.port == port)
+    def master(self, name=NAME):
+        port = self.master_port(name=name)
+        return next(s for s in self.groups[name] if s.port == port)
 
-    def replica(self):
-        port = self.master_port()
-        return next(s for s in self.servers if s.port != port)
+    def replica(self, name=NAME):
+        port = self.master_port(name=name)
+        return next(s for s in self.groups[name] if s.port != port)
 
     def wait_settled(self, timeout=20.0):
-        """Until every sentinel agrees on the master, sees the other sentinels and
-        the replica up, and the replica's link to the master is up."""
+        """Until, for every name, every sentinel agrees on the master, sees the
+        other sentinels and the replica up, and the replica's link to the master
+        is up."""
         def settled():
+            return all(settled_name(name) for name in self.names)
+
+        def settled_name(name):
+            servers = self.groups[name]
             ports = set()
             for sentinel in self.sentinels:
-                master = as_dict(query(sentinel.port, "SENTINEL", "MASTER", NAME))
+                master = as_dict(query(sentinel.port, "SENTINEL", "MASTER", name))
                 if b"failover_in_progress" in master[b"flags"].split(b","):
                     return False
                 if int(master[b"num-other-sentinels"]) != self.count - 1:
                     return False
                 replicas = [as_dict(r) for r in query(sentinel.port, "SENTINEL", "REPLICAS",
-                                                      NAME)]
+                                                      name)]
                 up = [r for r in replicas if r[b"flags"] == b"slave"
                       and r[b"master-link-status"] == b"ok"]
-                if len(up) != len(self.servers) - 1:
+                if len(up) != len(servers) - 1:
                     return False
                 ports.add(int(master[b"port"]))
             if len(ports) != 1:
                 return False
             master_port = ports.pop()
-            for server in self.servers:
+            for server in servers:
                 role = info(server.port, "replication")
                 if server.port == master_port:
                     if role.get("role") != "master":
@@ -228,20 +249,20 @@ class SentinelTopology:
         return "\n".join("==== %s %d\n%s" % (type(s).__name__, s.port, s.log())
                          for s in self.servers + self.sentinels)
 
-    def failover(self, timeout=20.0):
-        """Force a failover and wait until the old master serves as a replica;
-        return ``(old master, new master)``."""
-        old = self.master()
+    def failover(self, timeout=20.0, name=NAME):
+        """Force a failover of ``name`` and wait until the old master serves as
+        a replica; return ``(old master, new master)``."""
+        old = self.master(name)
 
         def started():
-            reply = query(self.sentinels[0].port, "SENTINEL", "FAILOVER", NAME)
+            reply = query(self.sentinels[0].port, "SENTINEL", "FAILOVER", name)
             return not isinstance(reply, Exception)  # NOGOODSLAVE / INPROG: again
 
         wait_for(started, "SENTINEL FAILOVER to be accepted", timeout)
-        wait_for(lambda: all(self.master_port(s) != old.port for s in self.sentinels),
+        wait_for(lambda: all(self.master_port(s, name) != old.port for s in self.sentinels),
                  "every sentinel to switch master", timeout)
         self.wait_settled(timeout)
-        return old, self.master()
+        return old, self.master(name)
 
 
 __all__ = ["NAME", "SentinelServer", "SentinelTopology", "query", "query_many", "info",

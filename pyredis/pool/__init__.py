@@ -18,6 +18,7 @@ from pyredis.pool.cluster import ClusterPool
 from pyredis.pool.hash import HashPool
 from pyredis.pool.pool import Pool
 from pyredis.pool.sentinel import SentinelPool
+from pyredis.pool.sentinel_hash import SentinelHashPool
 
-__all__ = ["BasePool", "Pool", "ClusterPool", "HashPool", "SentinelPool",
+__all__ = ["BasePool", "Pool", "ClusterPool", "HashPool", "SentinelPool", "SentinelHashPool",
            "AsyncBasePool", "AsyncPool"]

@@ -22,7 +22,7 @@ from random import choice
 from pyredis import commands
 from pyredis.client.client import Client
 from pyredis.client.sentinel import CONNECTION_FAILURES, SentinelClient
-from pyredis.exceptions import PyRedisConnError, ReplyError
+from pyredis.exceptions import PyRedisConnError, PyRedisError, ReplyError
 from pyredis.pool.base import BasePool
 
 __all__ = ["SentinelPool"]
@@ -39,8 +39,9 @@ _LOCATORS = weakref.WeakSet()
 
 
 def _new_locks_after_fork():
+    fresh = {}  # locators that shared a lock (one sentinel client) still do
     for locator in list(_LOCATORS):
-        locator._lock = threading.Lock()
+        locator._lock = fresh.setdefault(id(locator._lock), threading.Lock())
 
 
 if hasattr(os, "register_at_fork"):
@@ -94,6 +95,8 @@ class SentinelPool(
       None: one attempt.)
     * Replicas flagged ``s_down``, ``o_down`` or ``disconnected`` are skipped;
       no usable replica is a ``PyRedisConnError`` (upstream: ``IndexError``).
+    * A master name the sentinel does not know raises ``PyRedisError("Sentinel
+      knows no master named ...")`` (upstream: the bare ``ReplyError``).
     * Hosts are passed to the clients as ``str`` (upstream: bytes).
     * ``close()`` also closes the connection to the sentinel.  Sentinel
       queries are serialised by a lock of the pool's (new in a forked child).
@@ -172,14 +175,18 @@ class SentinelPool(
 
 
 class _Locator:
-    """Where the pool's clients should connect: remembered until a client says otherwise."""
+    """Where the pool's clients should connect: remembered until a client says otherwise.
 
-    def __init__(self, sentinel, name, slave_ok):
+    One locator per master name.  Locators that query the same ``sentinel``
+    client (SentinelHashPool: one per bucket) must share its ``lock``.
+    """
+
+    def __init__(self, sentinel, name, slave_ok, lock=None):
         self.sentinel = sentinel
         self._name = name
         self._slave_ok = slave_ok
         self._nodes = None  # [(host, port)]: the master, or the usable replicas
-        self._lock = threading.Lock()
+        self._lock = threading.Lock() if lock is None else lock
         _LOCATORS.add(self)
 
     def node(self):
@@ -205,9 +212,16 @@ class _Locator:
             self.sentinel.close()
 
     def _discover(self):
-        if self._slave_ok:
-            return usable_replicas(self._name, self.sentinel.get_replicas(self._name))
-        return [master_address(self.sentinel.get_master(self._name))]
+        name = self._name
+        try:
+            if self._slave_ok:
+                return usable_replicas(name, self.sentinel.get_replicas(name))
+            return [master_address(self.sentinel.get_master(name))]
+        except ReplyError as exc:
+            if "no such master" not in str(exc).lower():
+                raise
+            # Retrying cannot help, so not a PyRedisConnError; name the name.
+            raise PyRedisError("Sentinel knows no master named %r (%s)" % (name, exc)) from exc
 
 
 # Reply handling, shared with any other pool that asks Sentinel.

@@ -1,0 +1,188 @@
+"""SentinelHashPool: a BasePool of HashClients whose buckets are Sentinel master names.
+
+Built from SentinelPool's pieces (pool/sentinel.py): one ``_Locator`` per
+bucket name, all asking the same SentinelClient under one shared lock, and
+``_BucketsClient``, a HashClient that tells the locator of a failed (or
+demoted) bucket to forget that bucket's address.
+"""
+import threading
+import time
+
+from pyredis import commands
+from pyredis.client.hash import HashClient
+from pyredis.client.sentinel import CONNECTION_FAILURES, SentinelClient
+from pyredis.exceptions import PyRedisConnError, PyRedisError, ReplyError
+from pyredis.pool import sentinel as _sentinel
+from pyredis.pool.base import BasePool
+
+__all__ = ["SentinelHashPool"]
+
+
+class SentinelHashPool(
+    BasePool,
+    commands.Connection,
+    commands.Geo,
+    commands.Hash,
+    commands.HyperLogLog,
+    commands.Key,
+    commands.List,
+    commands.Publish,
+    commands.Scripting,
+    commands.Set,
+    commands.SSet,
+    commands.String,
+):
+    """Thread-safe pool of :class:`~pyredis.HashClient` whose buckets are the
+    masters (or, with ``slave_ok``, replicas) that the Sentinels ``sentinels``
+    (a list of ``(host, port)``) name for the master names ``buckets``.
+
+    ``buckets`` is an ordered list of master names: a key lives on the master
+    of ``buckets[slot_from_key(key) % len(buckets)]``, so every client of the
+    same data must list the same names in the same order.  Commands route as
+    on HashClient (``shard_key=`` / ``sock=``, the bucket names being
+    ``"host_port"`` of the servers); ``publish`` raises
+    ``NotImplementedError``; transactions need a leased client.
+    ``sentinel_password`` / ``sentinel_username`` authenticate to the
+    sentinels; other keyword arguments go to
+    :class:`~pyredis.pool.base.BasePool` and the clients.  ``close_on_err`` is
+    True: a client that comes back closed makes the pool close its idle
+    clients.
+
+    Where this differs from pyredis 1.0 (as SentinelPool does):
+
+    * Sentinel is not asked for every new connection.  The pool remembers
+      each bucket's address (with ``slave_ok``: its usable replicas, one
+      picked at random per new client and bucket) and asks again for a bucket
+      only after a client saw that bucket's server fail - connection refused,
+      reset, closed, a read timeout, a protocol error - or, without
+      ``slave_ok``, answer ``-READONLY`` (a demoted master).  That closes the
+      whole client (see HashClient), the error is raised to the caller, the
+      pool drops the client, and the next client gets the address Sentinel
+      gives then: once Sentinel names the new master, the pool reaches it
+      after at most one failed command per client in use.  A failure during a
+      bulk flush makes the pool ask again for every bucket (which one failed
+      is not known); bulk replies are not inspected for ``READONLY``.
+    * Bucket connections are opened on first use, as on HashClient: while one
+      master is down, commands for the other buckets still work.
+    * ``retries`` counts attempts to resolve the buckets for a new client,
+      and now works: an attempt fails when no sentinel answers or a bucket has
+      no usable replica; the next attempt, after a short pause, asks again.
+      Then ``PyRedisConnError("Could not connect to Redis ...")`` says why.
+      (0 or None: one attempt.)
+    * A name the sentinel does not know raises ``PyRedisError("Sentinel knows
+      no master named ...")``, not retried.  Replicas flagged down are
+      skipped; no usable replica is a ``PyRedisConnError`` (upstream:
+      ``IndexError``).  Hosts are passed as ``str``.
+    * ``buckets`` must be a non-empty list of names (a bare string, which
+      upstream iterated per character, raises ``PyRedisError``).
+    * ``close()`` also closes the connection to the sentinel.
+    """
+
+    _cluster = True
+    _close_on_err = True
+
+    def __init__(self, sentinels, buckets, slave_ok=False, retries=3, sentinel_password=None,
+                 sentinel_username=None, **basepool_kwargs):
+        if isinstance(buckets, (str, bytes)) or not buckets:
+            raise PyRedisError("buckets must be a non-empty list of master names, not %r"
+                               % (buckets,))
+        super().__init__(**basepool_kwargs)
+        self._buckets = buckets
+        self._slave_ok = bool(slave_ok)
+        self._retries = retries
+        sentinel = SentinelClient(sentinels=sentinels, password=sentinel_password,
+                                  username=sentinel_username)
+        lock = threading.Lock()  # one sentinel connection: one query at a time
+        self._locators = [_sentinel._Locator(sentinel, name, self._slave_ok, lock)
+                          for name in buckets]
+
+    @property
+    def slave_ok(self):
+        return self._slave_ok
+
+    @property
+    def buckets(self):
+        return self._buckets
+
+    @property
+    def retries(self):
+        return self._retries
+
+    @property
+    def sentinels(self):
+        """The sentinel client's deque of ``(host, port)``."""
+        return self._locators[0].sentinel.sentinels
+
+    def _connect(self):
+        attempts = max(1, self._retries or 0)
+        error = None
+        for attempt in range(attempts):
+            if attempt:
+                time.sleep(_sentinel.RETRY_DELAY * attempt)
+            try:
+                addresses = [locator.node() for locator in self._locators]
+            except PyRedisConnError as exc:  # no sentinel answered / no usable replica
+                error = exc
+                continue
+            return _BucketsClient(
+                self._locators, not self._slave_ok, addresses,
+                database=self.database, password=self.password, encoding=self.encoding,
+                conn_timeout=self.conn_timeout, read_timeout=self.read_timeout,
+                username=self.username)
+        raise PyRedisConnError(
+            "Could not connect to Redis (%s %s) after %d attempt(s): %s"
+            % ("replicas of" if self._slave_ok else "masters",
+               ", ".join(map(repr, self._buckets)), attempts, error)
+        ) from error
+
+    def close(self):
+        """Close the idle clients (busy ones when released) and the sentinel connection."""
+        try:
+            super().close()
+        finally:
+            self._locators[0].close()
+
+
+class _BucketsClient(HashClient):
+    """A pooled HashClient that reports a failed (or demoted) bucket server to
+    that bucket's locator.  One Python frame per command over a HashClient."""
+
+    def __init__(self, locators, master, addresses, **kwargs):
+        super().__init__(addresses, **kwargs)
+        self._master = master
+        # Per connection index: the (locator, address) of the buckets using it
+        # (two names may resolve to one server).
+        self._sources = [[] for _ in self._conns]
+        for bucket, (locator, address) in enumerate(zip(locators, addresses)):
+            self._sources[self._route[bucket]].append((locator, address))
+
+    def _forget(self, shard_key, sock):
+        if self._order is not None:  # bulk mode: a flush may have failed on any bucket
+            indices = range(len(self._sources))
+        else:
+            indices = (self._conn_index(shard_key, sock),)
+        for index in indices:
+            for locator, address in self._sources[index]:
+                locator.forget(address)
+
+    def execute(self, *args, shard_key=None, sock=None):
+        try:
+            return HashClient.execute(self, *args, shard_key=shard_key, sock=sock)
+        except ReplyError as exc:
+            if self._master and str(exc).startswith("READONLY"):
+                # A demoted master: this client is useless for writes there.
+                self.close()
+                self._forget(shard_key, sock)
+            raise
+        except CONNECTION_FAILURES:
+            self._forget(shard_key, sock)
+            raise
+
+    def bulk_stop(self):
+        try:
+            return HashClient.bulk_stop(self)
+        except CONNECTION_FAILURES:
+            for sources in self._sources:
+                for locator, address in sources:
+                    locator.forget(address)
+            raise
