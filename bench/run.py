@@ -44,6 +44,7 @@ KEY = "bench:key"
 VALUE = b"xxx"
 BATCH = 1000          # bulk mode / pipeline size
 THREADS = 8           # threads sharing one pool of THREADS connections
+TASKS = 50            # asyncio tasks sharing one async pool of THREADS connections
 WORKER_TIMEOUT = 300  # seconds one request to a worker may take before it is killed
 
 IMPLS = ("pyredis-c", "pyredis-py", "redis-py")
@@ -63,6 +64,8 @@ SCENARIOS = {
     "threads": ("GET, %d threads, pool of %d" % (THREADS, THREADS), IMPLS,
                 ["-c", str(THREADS), "-t", "get", "-P", "1"]),
     "pair": ("pool acquire+release pair", IMPLS, None),
+    "async": ("GET, %d asyncio tasks, pool of %d" % (TASKS, THREADS), IMPLS,
+              ["-c", str(THREADS), "-t", "get", "-P", "1"]),
 }
 
 # Targets from shared/DESIGN.md.  The 8-thread target there is "≥ 2x the seed";
@@ -125,6 +128,11 @@ class PyredisImpl:
         pool = self.pool(port, 4)
         return pool.acquire, pool.release, lambda: self.close_pool(pool)
 
+    def async_pool(self, port, size):
+        """(its GET, a coroutine function closing it); tasks wait for a client."""
+        pool = self.mod.AsyncPool(host=HOST, port=port, pool_size=size, pool_timeout=WORKER_TIMEOUT)
+        return pool.get, pool.close
+
     def bulk(self, port):
         client = self.mod.Client(host=HOST, port=port)
         set_, start, stop = client.set, client.bulk_start, client.bulk_stop
@@ -165,6 +173,14 @@ class RedisPyImpl:
 
     def close_pool(self, client):
         client.connection_pool.disconnect()
+
+    def async_pool(self, port, size):
+        from redis import asyncio as aioredis
+
+        cpool = aioredis.BlockingConnectionPool(host=HOST, port=port, max_connections=size,
+                                                timeout=WORKER_TIMEOUT)
+        client = aioredis.Redis(connection_pool=cpool)
+        return client.get, cpool.disconnect
 
     def pair(self, port):
         cpool = self.redis.ConnectionPool(host=HOST, port=port, max_connections=4)
@@ -293,6 +309,39 @@ def run_threads(impl, port, ops):
         impl.close_pool(shared)
 
 
+def run_async(impl, port, ops):
+    import asyncio
+
+    setter = impl.pool(port)
+    setter.set(KEY, VALUE)
+    impl.close_pool(setter)
+
+    async def main():
+        get, close = impl.async_pool(port, THREADS)
+        try:
+            async def task(n):
+                for _ in repeat(None, n):
+                    await get(KEY)
+
+            async def one_pass(per_task):
+                await asyncio.gather(*[task(per_task) for _ in range(TASKS)])
+
+            await one_pass(max(2, ops // TASKS // 10))  # warm-up: all connections made
+            _check(await get(KEY), VALUE, "async GET")
+            per_task = max(1, ops // TASKS)
+            r0 = resource.getrusage(resource.RUSAGE_SELF)
+            t0 = time.perf_counter()
+            await one_pass(per_task)
+            t1 = time.perf_counter()
+            r1 = resource.getrusage(resource.RUSAGE_SELF)
+            return {"ops": per_task * TASKS, "wall_s": t1 - t0,
+                    "user_s": r1.ru_utime - r0.ru_utime, "sys_s": r1.ru_stime - r0.ru_stime}
+        finally:
+            await close()
+
+    return asyncio.run(main())
+
+
 def run_pair(impl, port, ops):
     acquire, release, close = impl.pair(port)
     try:
@@ -312,6 +361,7 @@ RUNNERS = {
     "bulk": run_bulk,
     "threads": run_threads,
     "pair": run_pair,
+    "async": run_async,
 }
 # Loops over operations iterate itertools.repeat (as timeit does), not range:
 # range makes an int object per step, ~10 ns that would be charged to every

@@ -273,18 +273,23 @@ class AsyncBasePool:
         waiter = loop.create_future()
         self._waiters.append(waiter)
         timer = loop.call_later(wait, _expire, waiter)
+        handed = False
         try:
             got = await waiter
+            handed = got is not _NOTHING  # a hand-out dequeues the waiter first
         except BaseException:  # cancelled: give back what was handed to us meanwhile
             if waiter.done() and not waiter.cancelled():
                 self._give_back(waiter.result())
             raise
         finally:
             timer.cancel()
-            try:
-                self._waiters.remove(waiter)
-            except ValueError:
-                pass  # already handed something and dequeued
+            if not handed:  # timed out or cancelled: most likely still queued
+                try:
+                    # (deque.remove's miss formats the future's repr: costly,
+                    # hence not tried after a hand-out, the common case)
+                    self._waiters.remove(waiter)
+                except ValueError:
+                    pass  # dequeued already
         if got is _NOTHING:
             if self._closed:
                 raise PyRedisError("Pool is closed")
