@@ -10,7 +10,7 @@ import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-SCENARIOS = {"get", "set", "bulk", "threads", "pair"}
+SCENARIOS = {"get", "set", "bulk", "threads", "pair", "async"}
 PYTHON_IMPLS = {"pyredis-c", "pyredis-py", "redis-py"}
 
 
