@@ -1,5 +1,6 @@
 """Clients: one connection each (pools lease them)."""
 from pyredis.client.async_client import AsyncClient
+from pyredis.client.async_hash import AsyncHashClient
 from pyredis.client.async_pubsub import AsyncPubSubClient
 from pyredis.client.client import Client
 from pyredis.client.cluster import ClusterClient
@@ -10,5 +11,5 @@ from pyredis.connection import AsyncConnection, Connection
 from pyredis.helper import ClusterMap, dict_from_list
 
 __all__ = ["Client", "ClusterClient", "HashClient", "PubSubClient", "SentinelClient",
-           "AsyncClient", "AsyncPubSubClient", "Connection", "AsyncConnection",
+           "AsyncClient", "AsyncHashClient", "AsyncPubSubClient", "Connection", "AsyncConnection",
            "dict_from_list", "ClusterMap"]
