@@ -5,6 +5,7 @@ from pyredis.client import (  # noqa: F401  (upstream re-exports the clients her
     AsyncClient,
     AsyncHashClient,
     AsyncPubSubClient,
+    AsyncSentinelClient,
     Client,
     ClusterClient,
     ClusterMap,
@@ -15,6 +16,7 @@ from pyredis.client import (  # noqa: F401  (upstream re-exports the clients her
 from pyredis.pool.async_base import AsyncBasePool
 from pyredis.pool.async_hash import AsyncHashPool
 from pyredis.pool.async_pool import AsyncPool
+from pyredis.pool.async_sentinel import AsyncSentinelPool
 from pyredis.pool.base import BasePool
 from pyredis.pool.cluster import ClusterPool
 from pyredis.pool.hash import HashPool
@@ -22,4 +24,4 @@ from pyredis.pool.pool import Pool
 from pyredis.pool.sentinel import SentinelPool
 
 __all__ = ["BasePool", "Pool", "ClusterPool", "HashPool", "SentinelPool",
-           "AsyncBasePool", "AsyncPool", "AsyncHashPool"]
+           "AsyncBasePool", "AsyncPool", "AsyncHashPool", "AsyncSentinelPool"]
