@@ -247,6 +247,11 @@ async def test_bulk_mode_state_errors(ring):
             await client.execute("PING")
         await client.get("a")
         assert await client.bulk_stop() == [b"OK", b"1"]
+        await client.close()
+        client.bulk_start()
+        with pytest.raises(PyRedisConnError):  # closed: nothing can be queued
+            await client.set("a", 1)
+        assert await client.bulk_stop() == []
 
 
 # -- dead buckets ------------------------------------------------------------------------
@@ -407,3 +412,28 @@ async def test_pool_with_20_tasks(ring):
             b"t%d:%d" % (n, i) for n in range(20) for i in range(30)
             if bucket(b"t%d:%d" % (n, i)) == index}
     await pool.close()
+
+
+# -- TLS ---------------------------------------------------------------------------------
+@async_test
+async def test_tls_buckets(ring, redis_tls_server):
+    import ssl
+
+    tls = redis_tls_server
+    tls.flushall()
+    context = ssl.create_default_context()
+    tls.ca.configure_trust(context)
+    tls_name = "%s_%s" % (tls.host, tls.tls_port)
+    with pytest.raises(PyRedisError):  # TLS needs (host, port) buckets
+        AsyncHashClient([(tls.host, tls.tls_port), ring[1].unix_sock], ssl_context=context)
+    async with AsyncHashClient([(tls.host, tls.tls_port)], ssl_context=context) as client:
+        assert await client.set("k", "v") == b"OK"
+        assert client._conns[0]._transport.get_extra_info("ssl_object") is not None
+    pool = AsyncHashPool([(tls.host, tls.tls_port)], ssl=True)
+    assert pool.ssl is True and pool.ssl_context is None  # nothing built before first use
+    with pytest.raises(PyRedisConnError):  # the default context does not trust the test CA
+        await pool.ping(sock=tls_name)
+    assert pool.ssl_context is not None
+    await pool.close()
+    async with AsyncHashPool([(tls.host, tls.tls_port)], ssl_context=context) as pool:
+        assert await pool.get("k") == b"v"

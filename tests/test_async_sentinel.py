@@ -22,7 +22,7 @@ from pyredis import (
 )
 from pyredis.pool import async_sentinel as async_sentinel_module
 from fakeserver import FakeRedis
-from sentinel_servers import NAME, query, query_many, wait_for
+from sentinel_servers import NAME, SentinelServer, query, query_many, wait_for
 from test_sentinel import (  # noqa: F401  (topology, spare_sentinel are fixtures)
     close_at_once,
     dead_address,
@@ -142,6 +142,26 @@ async def test_sentinel_that_dies_while_in_use_is_dropped(topology, spare_sentin
     spare_sentinel.kill()
     assert [m[b"name"] for m in await sentinel.get_masters()] == [NAME.encode()]
     await sentinel.close()
+
+
+@async_test
+async def test_host_port_strings_and_sentinel_password(topology):
+    (host, port), rest = topology.addresses[0], topology.addresses[1:]
+    async with AsyncSentinelClient(["%s:%d" % (host, port)] + rest) as sentinel:
+        assert list(sentinel.sentinels) == topology.addresses
+        assert (await sentinel.get_master(NAME))[b"name"] == NAME.encode()
+    # Its own name for the master, so that the module's sentinels do not count it.
+    guarded = SentinelServer(topology.master().port, quorum=1, name="guarded",
+                             password="s3cret").start()
+    try:
+        where = [(guarded.host, guarded.port)]
+        with pytest.raises(ReplyError, match="NOAUTH"):
+            await AsyncSentinelClient(where).get_master("guarded")
+        async with AsyncSentinelPool(where, "guarded", sentinel_password="s3cret") as pool:
+            assert await pool.ping() == b"PONG"
+            assert await leased_port(pool) == topology.master().port
+    finally:
+        guarded.stop()
 
 
 @async_test
