@@ -237,6 +237,29 @@ async def test_sentinel_is_asked_again_only_after_a_failure(topology):
 
 
 @async_test
+async def test_idle_connection_hung_up_makes_the_pool_ask_again(topology):
+    master = topology.master()
+    async with make_pool(topology, pool_size=2) as pool:
+        asked = count_master_queries(pool)
+        async with pool.lease() as client:
+            client_id = await client.execute(b"CLIENT", b"ID")
+        (idle,) = pool._pool_free
+        assert query(master.port, "CLIENT", "KILL", "ID", client_id) == 1
+        for _ in range(100):  # the hang-up arrives as an event on the loop
+            if idle.closed:
+                break
+            await asyncio.sleep(0.01)
+        assert idle.closed is True
+        assert pool._locator._nodes is None  # forgotten without a failed command
+        assert await pool.ping() == b"PONG"
+        assert asked == [NAME, NAME]
+        await pool.release(await pool.acquire())
+        await pool.close()
+        assert asked == [NAME, NAME]  # our own close forgets nothing
+        assert pool._locator._nodes == [("127.0.0.1", master.port)]
+
+
+@async_test
 async def test_failed_bulk_flush_makes_the_pool_ask_again(topology):
     master = topology.master()
     async with make_pool(topology, pool_size=2) as pool:

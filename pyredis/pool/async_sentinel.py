@@ -83,7 +83,12 @@ class AsyncSentinelPool(
     in ``_connect()``, so a stale address costs an attempt, not a command);
     replicas flagged down are skipped and no usable replica is a
     ``PyRedisConnError``; hosts are str.  ``await pool.close()`` also closes
-    the sentinel connection.  Transactions need a leased client
+    the sentinel connection.
+
+    One more than SentinelPool: a server hanging up a pooled connection, even
+    an idle one (Sentinel makes a demoted master drop its clients), makes the
+    pool ask Sentinel again before the next new connection, so after a
+    failover the first command usually goes straight to the new master.  Transactions need a leased client
     (``async with pool.lease() as client``).
     """
 
@@ -127,10 +132,25 @@ class _AsyncNodeClient(AsyncClient):
     """A pooled AsyncClient that reports a failed (or demoted) server to the locator."""
 
     def __init__(self, locator, address, master, **kwargs):
-        super().__init__(**kwargs)
+        self._is_closed = False
         self._locator = locator
         self._address = address
         self._master = master
+        super().__init__(**kwargs)
+
+    @property
+    def closed(self):
+        return self._is_closed
+
+    @closed.setter
+    def closed(self, value):
+        # The connection sets this.  True while it was not closed by us means
+        # the server hung up, possibly while the client sat idle in the pool -
+        # as Sentinel makes a demoted master do: forget that server now rather
+        # than after a failed command.
+        if value and not self._is_closed and not self._conn._closed:
+            self._locator.forget(self._address)
+        self._is_closed = value
 
     async def execute(self, *args):
         try:
