@@ -167,6 +167,20 @@ async def test_close_is_permanent_and_idempotent(ring):
             await client.get(key_in(index))
 
 
+@async_test
+async def test_tasks_sharing_one_client_get_their_own_replies(ring):
+    async with AsyncHashClient(pairs(ring)) as client:
+        async def work(n):
+            for i in range(20):
+                key = "shared%d:%d" % (n, i)
+                assert await client.set(key, key) == b"OK"
+                assert await client.get(key) == key.encode()
+
+        await asyncio.gather(*(work(n) for n in range(20)))
+        assert client.closed is False
+    assert sum(len(keys_on(server)) for server in ring) == 400
+
+
 # -- bulk mode -----------------------------------------------------------------------
 @async_test
 async def test_bulk_results_in_command_order(ring):
