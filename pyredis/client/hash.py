@@ -74,7 +74,7 @@ class BucketRouting:
         """Index into ``_conns`` of the bucket of ``shard_key``, or of bucket ``sock``."""
         if shard_key and not sock:
             if type(shard_key) is str and "{" not in shard_key:
-                # The common case, inline: no hash tag, so the whole key is
+                # The common case first: no hash tag, so the whole key is
                 # hashed (the rule lives in helper.tag_from_key / slot_from_key).
                 return self._route[crc_hqx(shard_key.encode(), 0) % SLOTS % self._count]
             return self._route[slot_from_key(shard_key) % self._count]
