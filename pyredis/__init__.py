@@ -7,7 +7,9 @@
 from pyredis import protocol  # noqa: F401  (chooses the protocol twins)
 from pyredis.client import (
     AsyncClient,
+    AsyncHashClient,
     AsyncPubSubClient,
+    AsyncSentinelClient,
     Client,
     ClusterClient,
     HashClient,
@@ -24,7 +26,9 @@ from pyredis.exceptions import (
     ReplyError,
 )
 from pyredis.pool import (  # chooses the pool-core twin
+    AsyncHashPool,
     AsyncPool,
+    AsyncSentinelPool,
     ClusterPool,
     HashPool,
     Pool,
@@ -53,6 +57,10 @@ __all__ = [
     "AsyncClient",
     "AsyncPubSubClient",
     "AsyncPool",
+    "AsyncHashClient",
+    "AsyncHashPool",
+    "AsyncSentinelClient",
+    "AsyncSentinelPool",
     "PyRedisError",
     "PyRedisConnError",
     "PyRedisConnReadTimeout",

@@ -8,7 +8,7 @@ from pyredis.exceptions import PyRedisConnError, PyRedisError
 from pyredis.helper import SLOTS, slot_from_key
 from pyredis.protocol import CommandBuffer
 
-__all__ = ["HashClient", "parse_buckets"]
+__all__ = ["HashClient", "BucketRouting", "in_command_order", "parse_buckets"]
 
 
 def parse_buckets(buckets, tls=False):
@@ -40,7 +40,65 @@ def parse_buckets(buckets, tls=False):
     return names, targets
 
 
+class BucketRouting:
+    """The I/O-free half of a hash client, shared by HashClient and
+    AsyncHashClient: the bucket list, one connection slot per distinct
+    bucket, and which slot serves a command."""
+
+    __slots__ = ()
+
+    def _init_buckets(self, buckets, settings):
+        """Check ``buckets``; ``settings`` are the connection keyword arguments."""
+        names, targets = parse_buckets(
+            buckets, tls=settings.get("ssl") or settings.get("ssl_context") is not None)
+        self._buckets = buckets
+        self._settings = settings
+        # Distinct buckets get indices 0..k-1: ``_route[bucket index]`` is the
+        # index into ``_conns`` (connections, None until first used).
+        self._index = {}
+        for name in names:
+            self._index.setdefault(name, len(self._index))
+        self._route = [self._index[name] for name in names]
+        self._targets = [targets[name] for name in self._index]
+        self._conns = [None] * len(self._index)
+        self._count = len(names)
+        # A plain attribute: pools read it on every release.  Each bucket
+        # connection sets it when it closes (its ``_owner`` is this client).
+        self.closed = False
+
+    @property
+    def buckets(self):
+        return self._buckets
+
+    def _conn_index(self, shard_key, sock):
+        """Index into ``_conns`` of the bucket of ``shard_key``, or of bucket ``sock``."""
+        if shard_key and not sock:
+            if type(shard_key) is str and "{" not in shard_key:
+                # The common case first: no hash tag, so the whole key is
+                # hashed (the rule lives in helper.tag_from_key / slot_from_key).
+                return self._route[crc_hqx(shard_key.encode(), 0) % SLOTS % self._count]
+            return self._route[slot_from_key(shard_key) % self._count]
+        if shard_key:
+            raise PyRedisError("Give either shard_key or sock, not both")
+        if sock:
+            try:
+                return self._index[sock]
+            except KeyError:
+                raise KeyError("Unknown bucket %r (known: %s)"
+                               % (sock, ", ".join(self._index))) from None
+        raise PyRedisError("Either shard_key or sock must be given")
+
+
+def in_command_order(order, replies):
+    """Bulk mode: ``replies[i]`` holds connection i's replies in the order sent;
+    ``order`` the connection index of each command.  Returns the replies in
+    command order."""
+    nexts = [None if r is None else iter(r).__next__ for r in replies]
+    return [nexts[index]() for index in order]
+
+
 class HashClient(
+    BucketRouting,
     commands.BaseCommand,
     commands.Connection,
     commands.Geo,
@@ -101,9 +159,7 @@ class HashClient(
 
     def __init__(self, buckets, database=None, password=None, encoding=None, conn_timeout=2,
                  read_timeout=2, username=None, ssl=False, ssl_context=None):
-        names, targets = parse_buckets(buckets, tls=ssl or ssl_context is not None)
-        self._buckets = buckets
-        self._settings = {
+        self._init_buckets(buckets, {
             "database": database,
             "password": password,
             "encoding": encoding,
@@ -112,27 +168,11 @@ class HashClient(
             "username": username,
             "ssl": ssl,
             "ssl_context": ssl_context,
-        }
-        # Distinct buckets get indices 0..k-1: ``_route[bucket index]`` is the
-        # index into ``_conns`` (connections, None until first used).
-        self._index = {}
-        for name in names:
-            self._index.setdefault(name, len(self._index))
-        self._route = [self._index[name] for name in names]
-        self._targets = [targets[name] for name in self._index]
-        self._conns = [None] * len(self._index)
-        self._count = len(names)
-        # A plain attribute: pools read it on every release.  Each bucket
-        # connection sets it when it closes (its ``_owner`` is this client).
-        self.closed = False
+        })
         self._order = None  # bulk mode: the connection index of each buffered command
         self._buffers = None
         self._bulk_size = 0
         self._bulk_results = None
-
-    @property
-    def buckets(self):
-        return self._buckets
 
     # -- connections ---------------------------------------------------------
     def _connection(self, index):
@@ -144,19 +184,6 @@ class HashClient(
             conn._owner = self
             self._conns[index] = conn
         return conn
-
-    def _conn_index(self, shard_key, sock):
-        if shard_key:
-            if sock:
-                raise PyRedisError("Give either shard_key or sock, not both")
-            return self._route[slot_from_key(shard_key) % self._count]
-        if sock:
-            try:
-                return self._index[sock]
-            except KeyError:
-                raise KeyError("Unknown bucket %r (known: %s)"
-                               % (sock, ", ".join(self._index))) from None
-        raise PyRedisError("Either shard_key or sock must be given")
 
     def close(self):
         """Close every bucket connection, for good.  Idempotent."""
@@ -180,14 +207,7 @@ class HashClient(
 
         Returns the reply (an error reply is raised), or None in bulk mode.
         """
-        if sock or not shard_key:
-            index = self._conn_index(shard_key, sock)
-        elif type(shard_key) is str and "{" not in shard_key:
-            # The common case, inline: no hash tag, so the whole key is hashed
-            # (the rule lives in helper.tag_from_key / slot_from_key).
-            index = self._route[crc_hqx(shard_key.encode(), 0) % SLOTS % self._count]
-        else:
-            index = self._route[slot_from_key(shard_key) % self._count]
+        index = self._conn_index(shard_key, sock)
         order = self._order
         if order is None:
             conn = self._conns[index]
@@ -292,8 +312,8 @@ class HashClient(
                 for index in used:
                     pending = buffers[index].pending
                     buffers[index].pending = 0
-                    replies[index] = iter(self._conns[index].read_replies(pending)).__next__
-                results.extend([replies[index]() for index in order])
+                    replies[index] = self._conns[index].read_replies(pending)
+                results.extend(in_command_order(order, replies))
         except BaseException:
             # Replies of this batch may be left unread on any bucket: none of
             # the connections is in step any more.

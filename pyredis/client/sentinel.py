@@ -12,14 +12,75 @@ from pyredis.exceptions import (
 )
 from pyredis.helper import dict_from_list
 
-__all__ = ["SentinelClient"]
+__all__ = ["SentinelClient", "SentinelSettings", "no_sentinel_answered"]
 
 # Failures after which a connection is unusable (it has closed itself): the
 # server is gone, hung or talking nonsense, so another one should be asked.
 CONNECTION_FAILURES = (PyRedisConnError, PyRedisConnReadTimeout, PyRedisConnClosed, ProtocolError)
 
 
-class SentinelClient:
+class SentinelSettings:
+    """The I/O-free half of a sentinel client, shared by SentinelClient and
+    AsyncSentinelClient: the sentinel list, the connection to its head, and
+    the name of the replicas query."""
+
+    _connection_class = Connection
+
+    def __init__(self, sentinels, password=None, username=None, *, conn_timeout=0.1,
+                 read_timeout=2):
+        self._sentinels = deque(_address(entry) for entry in sentinels)
+        self._password = password
+        self._username = username
+        self._conn_timeout = conn_timeout
+        self._read_timeout = read_timeout
+        self._conn = None
+        self._replicas_cmd = b"REPLICAS"
+
+    @property
+    def sentinels(self):
+        """The deque of ``(host, port)``; its head is the sentinel in use."""
+        return self._sentinels
+
+    def _current(self):
+        """The connection to the sentinel at the head of the list (made if needed)."""
+        conn = self._conn
+        if conn is None or conn.closed:
+            host, port = self._sentinels[0]
+            conn = self._conn = self._connection_class(
+                host=host, port=port, conn_timeout=self._conn_timeout,
+                read_timeout=self._read_timeout, sentinel=True,
+                password=self._password, username=self._username)
+        return conn
+
+    def _drop(self, conn):
+        """``conn`` failed: if it is still the current one, forget it and make
+        the next sentinel current.  True if it was (the caller closes it)."""
+        if self._conn is not conn:
+            return False  # another caller already moved on
+        self._conn = None
+        self._sentinels.rotate(-1)
+        return True
+
+    def _fall_back(self, exc):
+        """True if ``exc`` (a reply to SENTINEL REPLICAS) means the sentinel
+        predates Redis 5 and knows only SENTINEL SLAVES (used from now on)."""
+        if self._replicas_cmd != b"REPLICAS" or "unknown" not in str(exc).lower():
+            return False
+        self._replicas_cmd = b"SLAVES"
+        return True
+
+
+def _failure(conn, exc):
+    return "%s:%s: %s" % (conn.host, conn.port, exc)
+
+
+def no_sentinel_answered(failures):
+    """The error when every sentinel failed (``failures``: one line per sentinel)."""
+    return PyRedisConnError("Could not connect to any sentinel: %s"
+                            % ("; ".join(failures) or "no sentinels given"))
+
+
+class SentinelClient(SentinelSettings):
     """A connection to one of several Sentinels, for ``SENTINEL ...`` queries.
 
     ``sentinels`` is a list of ``(host, port)`` pairs, kept as a deque of
@@ -52,41 +113,19 @@ class SentinelClient:
       closes on exit.
     """
 
-    def __init__(self, sentinels, password=None, username=None, *, conn_timeout=0.1,
-                 read_timeout=2):
-        self._sentinels = deque(_address(entry) for entry in sentinels)
-        self._password = password
-        self._username = username
-        self._conn_timeout = conn_timeout
-        self._read_timeout = read_timeout
-        self._conn = None
-        self._replicas_cmd = b"REPLICAS"
-
-    @property
-    def sentinels(self):
-        """The deque of ``(host, port)``; its head is the sentinel in use."""
-        return self._sentinels
-
     # -- connection ------------------------------------------------------------
     def execute(self, *args):
         """Send one command to the current sentinel, moving on while sentinels fail."""
-        sentinels = self._sentinels
         failures = []
-        for _ in range(len(sentinels)):
-            conn = self._conn
-            if conn is None or conn.closed:
-                host, port = sentinels[0]
-                conn = self._conn = Connection(
-                    host=host, port=port, conn_timeout=self._conn_timeout,
-                    read_timeout=self._read_timeout, sentinel=True,
-                    password=self._password, username=self._username)
+        for _ in range(len(self._sentinels)):
+            conn = self._current()
             try:
                 return conn.execute(*args)
             except CONNECTION_FAILURES as exc:
-                failures.append("%s:%s: %s" % (conn.host, conn.port, exc))
-                self.next_sentinel()
-        raise PyRedisConnError("Could not connect to any sentinel: %s"
-                               % ("; ".join(failures) or "no sentinels given"))
+                failures.append(_failure(conn, exc))
+                if self._drop(conn):
+                    conn.close()
+        raise no_sentinel_answered(failures)
 
     def close(self):
         """Close the connection to the current sentinel (the next call opens a new one)."""
@@ -119,11 +158,9 @@ class SentinelClient:
         try:
             items = self.execute(b"SENTINEL", self._replicas_cmd, name)
         except ReplyError as exc:
-            # A sentinel older than Redis 5 knows only the old name.
-            if self._replicas_cmd != b"REPLICAS" or "unknown" not in str(exc).lower():
+            if not self._fall_back(exc):
                 raise
-            self._replicas_cmd = b"SLAVES"
-            items = self.execute(b"SENTINEL", b"SLAVES", name)
+            items = self.execute(b"SENTINEL", self._replicas_cmd, name)
         return [dict_from_list(item) for item in items]
 
     get_slaves = get_replicas

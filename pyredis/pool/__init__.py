@@ -3,7 +3,9 @@ from random import shuffle  # noqa: F401  (upstream exposes it here)
 
 from pyredis.client import (  # noqa: F401  (upstream re-exports the clients here)
     AsyncClient,
+    AsyncHashClient,
     AsyncPubSubClient,
+    AsyncSentinelClient,
     Client,
     ClusterClient,
     ClusterMap,
@@ -12,7 +14,9 @@ from pyredis.client import (  # noqa: F401  (upstream re-exports the clients her
     SentinelClient,
 )
 from pyredis.pool.async_base import AsyncBasePool
+from pyredis.pool.async_hash import AsyncHashPool
 from pyredis.pool.async_pool import AsyncPool
+from pyredis.pool.async_sentinel import AsyncSentinelPool
 from pyredis.pool.base import BasePool
 from pyredis.pool.cluster import ClusterPool
 from pyredis.pool.hash import HashPool
@@ -21,4 +25,4 @@ from pyredis.pool.sentinel import SentinelPool
 from pyredis.pool.sentinel_hash import SentinelHashPool
 
 __all__ = ["BasePool", "Pool", "ClusterPool", "HashPool", "SentinelPool", "SentinelHashPool",
-           "AsyncBasePool", "AsyncPool"]
+           "AsyncBasePool", "AsyncPool", "AsyncHashPool", "AsyncSentinelPool"]

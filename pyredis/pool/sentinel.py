@@ -1,6 +1,6 @@
 """SentinelPool: a BasePool of Clients to the master (or a replica) that Sentinel names.
 
-Three pieces:
+The pieces:
 
 * ``SentinelPool`` - the pool and its command mixins; ``_connect()`` asks the
   locator for an address and opens a client to it;
@@ -9,6 +9,11 @@ Three pieces:
   lock, so several threads may want an address at once);
 * ``_NodeClient`` - a Client that tells the locator to forget its server when
   the connection fails or a demoted master refuses a write.
+
+The I/O-free parts - ``SentinelPoolSettings`` (settings and properties),
+``AddressMemory`` (the locator's memory), ``master_address``,
+``usable_replicas``, ``demoted`` (reply handling) - are shared with the
+asyncio twin, ``pyredis.pool.async_sentinel``.
 
 The locator is shared by the pool and its clients; neither holds the other,
 so no reference cycle goes through the compiled pool core.
@@ -25,7 +30,8 @@ from pyredis.client.sentinel import CONNECTION_FAILURES, SentinelClient
 from pyredis.exceptions import PyRedisConnError, PyRedisError, ReplyError
 from pyredis.pool.base import BasePool
 
-__all__ = ["SentinelPool"]
+__all__ = ["SentinelPool", "SentinelPoolSettings", "AddressMemory", "master_address",
+           "usable_replicas", "unknown_master", "demoted"]
 
 # Replica flags (SENTINEL REPLICAS) that make a replica unusable.
 DOWN_FLAGS = frozenset((b"s_down", b"o_down", b"disconnected"))
@@ -48,7 +54,135 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_new_locks_after_fork)
 
 
+class AddressMemory:
+    """The I/O-free half of a locator, shared by the sync and asyncio pools:
+    the address(es) Sentinel gave for master ``name`` (with ``slave_ok``, its
+    usable replicas), until a client reports one of them failed."""
+
+    def __init__(self, sentinel, name, slave_ok):
+        self.sentinel = sentinel
+        self._name = name
+        self._slave_ok = slave_ok
+        self._nodes = None  # [(host, port)]: the master, or the usable replicas
+
+    def _pick(self):
+        """A remembered address, or None when there is none left."""
+        nodes = self._nodes
+        if not nodes:
+            return None
+        return choice(nodes) if self._slave_ok else nodes[0]
+
+    def _query(self):
+        """The sentinel client's method that finds the address(es), and its argument."""
+        if self._slave_ok:
+            return self.sentinel.get_replicas, self._name
+        return self.sentinel.get_master, self._name
+
+    def _learn(self, reply):
+        """Remember the address(es) in ``reply`` (the answer to ``_query()``)."""
+        if self._slave_ok:
+            self._nodes = usable_replicas(self._name, reply)
+        else:
+            self._nodes = [master_address(reply)]
+
+    def _drop(self, address):
+        nodes = self._nodes
+        if nodes and address in nodes:
+            self._nodes = [node for node in nodes if node != address] or None
+
+
+class _Locator(AddressMemory):
+    """Where the pool's clients should connect: remembered until a client says
+    otherwise.  Sentinel queries are serialised by a lock; locators that query
+    the same ``sentinel`` client (SentinelHashPool: one per bucket) share it."""
+
+    def __init__(self, sentinel, name, slave_ok, lock=None):
+        super().__init__(sentinel, name, slave_ok)
+        self._lock = threading.Lock() if lock is None else lock
+        _LOCATORS.add(self)
+
+    def node(self):
+        """An address to connect to (asks Sentinel if none is remembered)."""
+        address = self._pick()
+        if address is None:
+            with self._lock:
+                address = self._pick()
+                if address is None:  # nobody else asked meanwhile
+                    method, name = self._query()
+                    try:
+                        reply = method(name)
+                    except ReplyError as exc:
+                        error = unknown_master(name, exc)
+                        if error is None:
+                            raise
+                        raise error from exc
+                    self._learn(reply)
+                    address = self._pick()
+        return address
+
+    def forget(self, address):
+        """A client of ``address`` failed: do not hand that address out again
+        (once nothing is left, the next ``node()`` asks Sentinel)."""
+        with self._lock:
+            self._drop(address)
+
+    def close(self):
+        with self._lock:
+            self.sentinel.close()
+
+
+class SentinelPoolSettings:
+    """What SentinelPool and AsyncSentinelPool share: settings, properties, the
+    locator, the clients' connection settings and the final error.  Subclasses
+    set ``_locator_class`` and ``_sentinel_class``."""
+
+    __slots__ = ()
+
+    def __init__(self, sentinels, name, slave_ok=False, retries=3, sentinel_password=None,
+                 sentinel_username=None, **basepool_kwargs):
+        super().__init__(**basepool_kwargs)
+        self._name = name
+        self._slave_ok = bool(slave_ok)
+        self._retries = retries
+        self._locator = self._locator_class(
+            self._sentinel_class(sentinels=sentinels, password=sentinel_password,
+                                 username=sentinel_username),
+            name, self._slave_ok)
+
+    @property
+    def slave_ok(self):
+        return self._slave_ok
+
+    @property
+    def name(self):
+        return self._name
+
+    @property
+    def retries(self):
+        return self._retries
+
+    @property
+    def sentinels(self):
+        """The sentinel client's deque of ``(host, port)``."""
+        return self._locator.sentinel.sentinels
+
+    def _attempts(self):
+        return max(1, self._retries or 0)
+
+    def _client_kwargs(self, address):
+        return {"host": address[0], "port": address[1], "database": self.database,
+                "password": self.password, "encoding": self.encoding,
+                "conn_timeout": self.conn_timeout, "read_timeout": self.read_timeout,
+                "username": self.username}
+
+    def _gave_up(self, attempts, error):
+        return PyRedisConnError(
+            "Could not connect to Redis (%s %r) after %d attempt(s): %s"
+            % ("a replica of" if self._slave_ok else "master", self._name, attempts, error))
+
+
 class SentinelPool(
+    SentinelPoolSettings,
     BasePool,
     commands.Connection,
     commands.Geo,
@@ -104,38 +238,12 @@ class SentinelPool(
 
     _cluster = False
     _close_on_err = True
-
-    def __init__(self, sentinels, name, slave_ok=False, retries=3, sentinel_password=None,
-                 sentinel_username=None, **basepool_kwargs):
-        super().__init__(**basepool_kwargs)
-        self._name = name
-        self._slave_ok = bool(slave_ok)
-        self._retries = retries
-        self._locator = _Locator(
-            SentinelClient(sentinels=sentinels, password=sentinel_password,
-                           username=sentinel_username),
-            name, self._slave_ok)
-
-    @property
-    def slave_ok(self):
-        return self._slave_ok
-
-    @property
-    def name(self):
-        return self._name
-
-    @property
-    def retries(self):
-        return self._retries
-
-    @property
-    def sentinels(self):
-        """The sentinel client's deque of ``(host, port)``."""
-        return self._locator.sentinel.sentinels
+    _locator_class = _Locator
+    _sentinel_class = SentinelClient
 
     def _connect(self):
         locator = self._locator
-        attempts = max(1, self._retries or 0)
+        attempts = self._attempts()
         error = None
         for attempt in range(attempts):
             if attempt:
@@ -145,12 +253,8 @@ class SentinelPool(
             except PyRedisConnError as exc:  # no sentinel answered / no usable replica
                 error = exc
                 continue
-            client = _NodeClient(
-                locator, address, not self._slave_ok,
-                host=address[0], port=address[1], database=self.database,
-                password=self.password, encoding=self.encoding,
-                conn_timeout=self.conn_timeout, read_timeout=self.read_timeout,
-                username=self.username)
+            client = _NodeClient(locator, address, not self._slave_ok,
+                                 **self._client_kwargs(address))
             try:
                 # Connect now (socket + AUTH/SELECT, nothing more than the first
                 # command would do) so that a stale address costs a retry here,
@@ -161,10 +265,7 @@ class SentinelPool(
                 error = exc
                 continue
             return client
-        raise PyRedisConnError(
-            "Could not connect to Redis (%s %r) after %d attempt(s): %s"
-            % ("a replica of" if self._slave_ok else "master", self._name, attempts, error)
-        ) from error
+        raise self._gave_up(attempts, error) from error
 
     def close(self):
         """Close the idle clients (busy ones when released) and the sentinel connection."""
@@ -172,56 +273,6 @@ class SentinelPool(
             super().close()
         finally:
             self._locator.close()
-
-
-class _Locator:
-    """Where the pool's clients should connect: remembered until a client says otherwise.
-
-    One locator per master name.  Locators that query the same ``sentinel``
-    client (SentinelHashPool: one per bucket) must share its ``lock``.
-    """
-
-    def __init__(self, sentinel, name, slave_ok, lock=None):
-        self.sentinel = sentinel
-        self._name = name
-        self._slave_ok = slave_ok
-        self._nodes = None  # [(host, port)]: the master, or the usable replicas
-        self._lock = threading.Lock() if lock is None else lock
-        _LOCATORS.add(self)
-
-    def node(self):
-        """An address to connect to (asks Sentinel if none is remembered)."""
-        nodes = self._nodes
-        if not nodes:
-            with self._lock:
-                nodes = self._nodes
-                if not nodes:  # nobody else asked meanwhile
-                    nodes = self._nodes = self._discover()
-        return choice(nodes) if self._slave_ok else nodes[0]
-
-    def forget(self, address):
-        """A client of ``address`` failed: do not hand that address out again
-        (once nothing is left, the next ``node()`` asks Sentinel)."""
-        with self._lock:
-            nodes = self._nodes
-            if nodes and address in nodes:
-                self._nodes = [node for node in nodes if node != address] or None
-
-    def close(self):
-        with self._lock:
-            self.sentinel.close()
-
-    def _discover(self):
-        name = self._name
-        try:
-            if self._slave_ok:
-                return usable_replicas(name, self.sentinel.get_replicas(name))
-            return [master_address(self.sentinel.get_master(name))]
-        except ReplyError as exc:
-            if "no such master" not in str(exc).lower():
-                raise
-            # Retrying cannot help, so not a PyRedisConnError; name the name.
-            raise PyRedisError("Sentinel knows no master named %r (%s)" % (name, exc)) from exc
 
 
 # Reply handling, shared with any other pool that asks Sentinel.
@@ -239,6 +290,19 @@ def usable_replicas(name, replicas):
         raise PyRedisConnError("No usable replica of %r: sentinel reports %d replica(s), none up"
                                % (name, len(replicas)))
     return usable
+
+
+def unknown_master(name, exc):
+    """The error to raise when Sentinel's ``exc`` says it knows no master
+    ``name`` (retrying cannot help, so not a PyRedisConnError), else None."""
+    if "no such master" in str(exc).lower():
+        return PyRedisError("Sentinel knows no master named %r (%s)" % (name, exc))
+    return None
+
+
+def demoted(exc):
+    """True if ``exc`` (a reply error) says the server is no longer a master."""
+    return str(exc).startswith("READONLY")
 
 
 def _host(value):
@@ -262,7 +326,7 @@ class _NodeClient(Client):
         try:
             return Client.execute(self, *args)
         except ReplyError as exc:
-            if self._master and str(exc).startswith("READONLY"):
+            if self._master and demoted(exc):
                 # A demoted master: this connection is useless for writes.
                 self.close()
                 self._locator.forget(self._address)

@@ -1,0 +1,218 @@
+"""AsyncHashClient: the asyncio twin of HashClient (static client-side sharding)."""
+import sys
+
+from pyredis import commands
+from pyredis.client.client import _DISCARD, BULK_WRITE_LIMIT
+from pyredis.client.hash import BucketRouting, in_command_order
+from pyredis.connection.async_connection import AsyncConnection
+from pyredis.exceptions import PyRedisConnError, PyRedisError
+from pyredis.protocol import CommandBuffer
+
+__all__ = ["AsyncHashClient"]
+
+
+class AsyncHashClient(
+    BucketRouting,
+    commands.BaseCommand,
+    commands.Connection,
+    commands.Geo,
+    commands.Hash,
+    commands.HyperLogLog,
+    commands.Key,
+    commands.List,
+    commands.Publish,
+    commands.Scripting,
+    commands.Set,
+    commands.SSet,
+    commands.String,
+    commands.Transaction,
+):
+    """Static sharding over independent servers, for asyncio: each key lives on
+    bucket ``slot_from_key(key) % len(buckets)``, exactly as with
+    :class:`~pyredis.HashClient` (same buckets, same placement; the routing
+    code is shared).  Command methods return coroutines
+    (``await client.get("k")``); ``execute``, ``bulk_stop`` and ``close`` are
+    coroutines, ``bulk_start`` is synchronous (as upstream).
+
+    Each bucket has one :class:`~pyredis.connection.AsyncConnection`, made on
+    its first command.  Tasks sharing a client are served one command at a
+    time per bucket, each getting its own reply; use an
+    :class:`~pyredis.AsyncHashPool` for concurrency.
+
+    Where this differs from pyredis 1.0 (as HashClient):
+
+    * Any failure that closes a bucket connection (``PyRedisConnError``,
+      ``PyRedisConnReadTimeout``, ``PyRedisConnClosed``, ``ProtocolError``, a
+      task cancelled while waiting for its reply) closes the whole client,
+      for good: ``closed`` turns True and every later command raises
+      ``PyRedisConnError``, so a pool drops it.  ``closed`` also turns True
+      as soon as a server closes an idle bucket connection.  An error reply
+      closes nothing.
+    * Bulk mode buffers commands per bucket and writes each bucket's batch at
+      once per flush, all buckets before any reply is read; results come in
+      command order.  A failed flush closes the client; that batch's replies
+      are lost and the client stays in bulk mode until ``bulk_stop()``.
+    * An empty bucket list raises ``PyRedisError``; unix socket buckets
+      (a path as a str); TLS (``ssl=True`` or ``ssl_context=``);
+      ``async with client:``.
+    """
+
+    _cluster = True
+
+    def __init__(self, buckets, database=None, password=None, encoding=None, conn_timeout=2,
+                 read_timeout=2, username=None, ssl=False, ssl_context=None):
+        self._init_buckets(buckets, {
+            "database": database,
+            "password": password,
+            "encoding": encoding,
+            "conn_timeout": conn_timeout,
+            "read_timeout": read_timeout,
+            "username": username,
+            "ssl": ssl,
+            "ssl_context": ssl_context,
+        })
+        self._order = None  # bulk mode: the connection index of each buffered command
+        self._buffers = None
+        self._bulk_size = 0
+        self._bulk_results = None
+
+    # -- connections ---------------------------------------------------------
+    def _connection(self, index):
+        conn = self._conns[index]
+        if conn is None:
+            conn = AsyncConnection(**self._targets[index], **self._settings)
+            conn._owner = self
+            self._conns[index] = conn
+        return conn
+
+    def _close_now(self):
+        """Close every bucket connection without waiting (safe in any except block)."""
+        self.closed = True
+        if self._buffers is not None:  # nothing buffered can be sent any more
+            self._order = []
+            self._buffers = [None] * len(self._conns)
+        for conn in self._conns:
+            if conn is not None:
+                conn._close_now()
+
+    async def close(self):
+        """Close every bucket connection, for good.  Idempotent."""
+        self._close_now()
+        for conn in self._conns:
+            if conn is not None:
+                await conn.close()  # waits until the transport is gone
+
+    async def __aenter__(self):
+        return self
+
+    async def __aexit__(self, *exc_info):
+        await self.close()
+
+    # -- commands ------------------------------------------------------------
+    async def execute(self, *args, shard_key=None, sock=None):
+        """Run one command on the bucket of ``shard_key`` or on bucket ``sock``.
+
+        Returns the reply (an error reply is raised), or None in bulk mode.
+        """
+        index = self._conn_index(shard_key, sock)
+        if self.closed:
+            # Also when only one bucket's server hung up: closed means all of it.
+            self._close_now()
+            raise PyRedisConnError("Connection Gone")
+        order = self._order
+        if order is None:
+            conn = self._conns[index]
+            if conn is None:
+                conn = self._connection(index)
+            try:
+                return await conn.execute(*args)
+            except BaseException:
+                if conn.closed:  # that bucket is gone: so is the client
+                    self._close_now()
+                raise
+        # Bulk mode: packed now (a bad argument raises here and nothing is
+        # queued), written when the batch is full.
+        buffer = self._buffers[index]
+        if buffer is None:
+            self._connection(index)
+            # Never calls back: writing needs an await, done below.
+            buffer = self._buffers[index] = CommandBuffer(0, sys.maxsize, None)
+        buffer.add(*args)
+        order.append(index)
+        if len(order) == self._bulk_size:
+            await self._bulk_flush()
+        elif len(buffer) >= BULK_WRITE_LIMIT:
+            # Bounded memory: send what is packed; the replies stay pending.
+            await self._bulk_write(index)
+        return None
+
+    # -- bulk mode -----------------------------------------------------------
+    @property
+    def bulk(self):
+        return self._order is not None
+
+    def bulk_start(self, bulk_size=5000, keep_results=True):
+        """Buffer commands; every ``bulk_size`` commands (all buckets together),
+        write each bucket's batch at once and read the replies.
+
+        ``bulk_size`` 0, None or negative: replies are only read by bulk_stop().
+        """
+        if self._order is not None:
+            raise PyRedisError("Already in bulk mode")
+        self._bulk_size = bulk_size if bulk_size and bulk_size > 0 else 0
+        self._bulk_results = [] if keep_results else None
+        self._buffers = [None] * len(self._conns)
+        self._order = []
+
+    async def bulk_stop(self):
+        """Flush and leave bulk mode.
+
+        Returns every reply since bulk_start in command order (error replies as
+        exception instances), or None when keep_results was False.
+        """
+        if self._order is None:
+            raise PyRedisError("Not in bulk mode")
+        await self._bulk_flush()
+        self._order = self._buffers = None
+        results = self._bulk_results
+        self._bulk_results = None
+        return results
+
+    async def _bulk_write(self, index):
+        """Send bucket ``index``'s buffered commands (one write); replies stay pending."""
+        data = self._buffers[index].take()
+        if data:
+            try:
+                await self._conns[index].send_packed(data)
+            except BaseException:
+                self._close_now()
+                raise
+
+    async def _bulk_flush(self):
+        """Write every bucket's buffered commands, then read all pending replies."""
+        order = self._order
+        if not order:
+            return
+        self._order = []
+        buffers = self._buffers
+        results = self._bulk_results
+        try:
+            used = [index for index, buffer in enumerate(buffers)
+                    if buffer is not None and buffer.pending]
+            for index in used:  # all written first: the servers work in parallel
+                await self._bulk_write(index)
+            replies = [None] * len(buffers)
+            for index in used:
+                pending = buffers[index].pending
+                buffers[index].pending = 0
+                if results is None:
+                    await self._conns[index].read_replies(pending, _DISCARD)
+                else:
+                    replies[index] = await self._conns[index].read_replies(pending)
+            if results is not None:
+                results.extend(in_command_order(order, replies))
+        except BaseException:
+            # Replies of this batch may be left unread on any bucket: none of
+            # the connections is in step any more.
+            self._close_now()
+            raise

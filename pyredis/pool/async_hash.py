@@ -1,0 +1,38 @@
+"""AsyncHashPool: an AsyncBasePool of AsyncHashClients (static client-side sharding)."""
+from pyredis import commands
+from pyredis.client.async_hash import AsyncHashClient
+from pyredis.pool.async_base import AsyncBasePool
+from pyredis.pool.hash import HashPoolSettings
+
+__all__ = ["AsyncHashPool"]
+
+
+class AsyncHashPool(
+    HashPoolSettings,
+    AsyncBasePool,
+    commands.Connection,
+    commands.Geo,
+    commands.Hash,
+    commands.HyperLogLog,
+    commands.Key,
+    commands.List,
+    commands.Publish,
+    commands.Scripting,
+    commands.Set,
+    commands.SSet,
+    commands.String,
+):
+    """Pool of :class:`~pyredis.AsyncHashClient` over the same ``buckets``, for
+    one event loop; command methods return coroutines (``await pool.get("k")``).
+
+    Same constructor, properties and routing as :class:`~pyredis.HashPool`
+    (``buckets``, ``ssl``, ``ssl_context``; other keyword arguments go to
+    :class:`~pyredis.pool.AsyncBasePool`).  ``publish`` raises
+    ``NotImplementedError``; transactions need a leased client
+    (``async with pool.lease() as client``).  A client whose bucket failed is
+    closed as a whole, so the pool drops it and the next command gets a fresh
+    one.
+    """
+
+    _cluster = True
+    _client_class = AsyncHashClient

@@ -1,0 +1,186 @@
+"""AsyncSentinelPool: the asyncio twin of SentinelPool.
+
+Built from the same pieces (``pyredis.pool.sentinel`` holds the shared,
+I/O-free ones): ``AsyncSentinelPool`` (settings, properties and the final
+error from ``SentinelPoolSettings``), ``_AsyncLocator`` (the memory of
+``AddressMemory``, queries serialised by an ``asyncio.Lock``) and
+``_AsyncNodeClient`` (an AsyncClient that reports a failed or demoted server).
+"""
+import asyncio
+
+from pyredis import commands
+from pyredis.client.async_client import AsyncClient
+from pyredis.client.async_sentinel import AsyncSentinelClient
+from pyredis.client.sentinel import CONNECTION_FAILURES
+from pyredis.exceptions import PyRedisConnError, ReplyError
+from pyredis.pool.async_base import AsyncBasePool
+from pyredis.pool.sentinel import (
+    RETRY_DELAY,
+    AddressMemory,
+    SentinelPoolSettings,
+    demoted,
+    unknown_master,
+)
+
+__all__ = ["AsyncSentinelPool"]
+
+
+class _AsyncLocator(AddressMemory):
+    """Where the pool's clients should connect, for one event loop."""
+
+    def __init__(self, sentinel, name, slave_ok):
+        super().__init__(sentinel, name, slave_ok)
+        self._lock = None  # an asyncio.Lock, made in the loop that first needs it
+
+    def _get_lock(self):
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        return self._lock
+
+    async def node(self):
+        """An address to connect to (asks Sentinel if none is remembered)."""
+        address = self._pick()
+        if address is None:
+            async with self._get_lock():
+                address = self._pick()
+                if address is None:  # no other task asked meanwhile
+                    method, name = self._query()
+                    try:
+                        reply = await method(name)
+                    except ReplyError as exc:
+                        error = unknown_master(name, exc)
+                        if error is None:
+                            raise
+                        raise error from exc
+                    self._learn(reply)
+                    address = self._pick()
+        return address
+
+    def forget(self, address):
+        """A client of ``address`` failed: do not hand that address out again."""
+        self._drop(address)  # no await: atomic within the loop
+
+    async def close(self):
+        async with self._get_lock():
+            await self.sentinel.close()
+
+
+class AsyncSentinelPool(
+    SentinelPoolSettings,
+    AsyncBasePool,
+    commands.Connection,
+    commands.Geo,
+    commands.Hash,
+    commands.HyperLogLog,
+    commands.Key,
+    commands.List,
+    commands.Publish,
+    commands.Scripting,
+    commands.Set,
+    commands.SSet,
+    commands.String,
+):
+    """Pool of :class:`~pyredis.AsyncClient` connections to the master named
+    ``name`` (or, with ``slave_ok``, to its replicas), found through the
+    Sentinels ``sentinels``, for one event loop; command methods return
+    coroutines (``await pool.get("k")``).
+
+    Same constructor, properties (``name``, ``slave_ok``, ``retries``,
+    ``sentinels``, ``close_on_err`` True) and behaviour as
+    :class:`~pyredis.SentinelPool`, and the same differences from pyredis 1.0:
+    Sentinel is asked again only after a client saw its server fail or, on a
+    master pool, answer ``-READONLY`` (so after a failover the pool reaches
+    the new master after at most one failed command per client in use);
+    failing sentinels are skipped; ``retries`` works (each attempt asks
+    Sentinel again, after a short pause, and a new client connects at once,
+    in ``_connect()``, so a stale address costs an attempt, not a command);
+    replicas flagged down are skipped and no usable replica is a
+    ``PyRedisConnError``; hosts are str.  ``await pool.close()`` also closes
+    the sentinel connection.
+
+    One more than SentinelPool: a server hanging up a pooled connection, even
+    an idle one (Sentinel makes a demoted master drop its clients), makes the
+    pool ask Sentinel again before the next new connection, so after a
+    failover the first command usually goes straight to the new master.  Transactions need a leased client
+    (``async with pool.lease() as client``).
+    """
+
+    _cluster = False
+    _close_on_err = True
+    _locator_class = _AsyncLocator
+    _sentinel_class = AsyncSentinelClient
+
+    async def _connect(self):
+        locator = self._locator
+        attempts = self._attempts()
+        error = None
+        for attempt in range(attempts):
+            if attempt:
+                await asyncio.sleep(RETRY_DELAY * attempt)
+            try:
+                address = await locator.node()
+            except PyRedisConnError as exc:  # no sentinel answered / no usable replica
+                error = exc
+                continue
+            client = _AsyncNodeClient(locator, address, not self._slave_ok,
+                                      **self._client_kwargs(address))
+            try:
+                await client._conn._ensure_connected()
+            except CONNECTION_FAILURES as exc:
+                locator.forget(address)
+                error = exc
+                continue
+            return client
+        raise self._gave_up(attempts, error) from error
+
+    async def close(self):
+        """Close the idle clients (busy ones when released) and the sentinel connection."""
+        try:
+            await super().close()
+        finally:
+            await self._locator.close()
+
+
+class _AsyncNodeClient(AsyncClient):
+    """A pooled AsyncClient that reports a failed (or demoted) server to the locator."""
+
+    def __init__(self, locator, address, master, **kwargs):
+        self._is_closed = False
+        self._locator = locator
+        self._address = address
+        self._master = master
+        super().__init__(**kwargs)
+
+    @property
+    def closed(self):
+        return self._is_closed
+
+    @closed.setter
+    def closed(self, value):
+        # The connection sets this.  True while it was not closed by us means
+        # the server hung up, possibly while the client sat idle in the pool -
+        # as Sentinel makes a demoted master do: forget that server now rather
+        # than after a failed command.
+        if value and not self._is_closed and not self._conn._closed:
+            self._locator.forget(self._address)
+        self._is_closed = value
+
+    async def execute(self, *args):
+        try:
+            return await AsyncClient.execute(self, *args)
+        except ReplyError as exc:
+            if self._master and demoted(exc):
+                # A demoted master: this connection is useless for writes.
+                self._conn._close_now()
+                self._locator.forget(self._address)
+            raise
+        except CONNECTION_FAILURES:
+            self._locator.forget(self._address)
+            raise
+
+    async def bulk_stop(self):
+        try:
+            return await AsyncClient.bulk_stop(self)
+        except CONNECTION_FAILURES:
+            self._locator.forget(self._address)
+            raise
