@@ -7,6 +7,7 @@
 from pyredis import protocol  # noqa: F401  (chooses the protocol twins)
 from pyredis.client import (
     AsyncClient,
+    AsyncClusterClient,
     AsyncPubSubClient,
     Client,
     ClusterClient,
@@ -24,6 +25,7 @@ from pyredis.exceptions import (
     ReplyError,
 )
 from pyredis.pool import (  # chooses the pool-core twin
+    AsyncClusterPool,
     AsyncPool,
     ClusterPool,
     HashPool,
@@ -51,6 +53,8 @@ __all__ = [
     "AsyncClient",
     "AsyncPubSubClient",
     "AsyncPool",
+    "AsyncClusterClient",
+    "AsyncClusterPool",
     "PyRedisError",
     "PyRedisConnError",
     "PyRedisConnReadTimeout",

@@ -11,7 +11,9 @@ import socket
 import subprocess
 import time
 
-from servers import RedisServer, pack
+import pytest
+
+from servers import RedisServer, free_port, pack
 
 NODES = 6
 # Nodes gossip at least every NODE_TIMEOUT/2, which bounds how long the
@@ -317,3 +319,85 @@ def single_node_cluster():
         server.stop()
         raise
     return node
+
+
+# -- pytest fixtures shared by test_cluster.py and test_async_cluster.py ---------------
+# Both modules import these.  pytest gives a fixture imported into two modules
+# one instance per module, so the cluster itself is started once per process
+# and reference-counted: the last module fixture to finish stops it.
+_shared = {"cluster": None, "users": 0}
+
+
+def _acquire_shared_cluster():
+    if _shared["cluster"] is None:
+        cluster = Cluster().start()
+        try:
+            for node in cluster.nodes:
+                node.call("ACL", "SETUSER", "full", "on", ">pw", "~*", "&*", "+@all")
+                node.call("ACL", "SETUSER", "nocluster", "on", ">pw", "~*", "&*", "+@all",
+                          "-cluster")
+        except BaseException:
+            cluster.stop()
+            raise
+        _shared["cluster"] = cluster
+    _shared["users"] += 1
+    return _shared["cluster"]
+
+
+def _release_shared_cluster():
+    _shared["users"] -= 1
+    if _shared["users"] == 0:
+        cluster, _shared["cluster"] = _shared["cluster"], None
+        cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def cluster_servers():
+    """The six-node cluster, with two ACL users on every node: ``full`` (all
+    commands) and ``nocluster`` (all but CLUSTER), both with password ``pw``."""
+    try:
+        cluster = _acquire_shared_cluster()
+    except RuntimeError as exc:  # a missing binary fails the run, never skips it
+        pytest.fail(str(exc), pytrace=False)
+    yield cluster
+    _release_shared_cluster()
+
+
+@pytest.fixture
+def cluster(cluster_servers):
+    """The cluster with empty primaries (and replicas in sync)."""
+    cluster_servers.flushall()
+    return cluster_servers
+
+
+@pytest.fixture
+def seeds(cluster):
+    return [cluster.nodes[0].addr, cluster.nodes[1].addr]
+
+
+def restore_slot(cluster, slot, home):
+    """Put ``slot`` back on ``home`` whatever state a test left it in
+    (its keys are test data: they are dropped)."""
+    for node in cluster.primaries():
+        node.call("CLUSTER", "SETSLOT", slot, "STABLE")
+    cluster.flushall()
+    owner = cluster.owner(slot)
+    if owner is not home:
+        cluster.move_slot(slot, owner, home)
+    cluster.wait_owner(slot, home)
+
+
+def other_primary(cluster, node):
+    return next(p for p in cluster.primaries() if p is not node)
+
+
+def dead_address():
+    return ("127.0.0.1", free_port())
+
+
+def command_calls(node, command):
+    """How often ``node`` ran ``command`` since its last CONFIG RESETSTAT."""
+    for line in node.call("INFO", "commandstats").decode().splitlines():
+        if line.startswith("cmdstat_%s:" % command):
+            return int(line.split("calls=")[1].split(",")[0])
+    return 0

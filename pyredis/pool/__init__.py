@@ -3,6 +3,8 @@ from random import shuffle  # noqa: F401  (upstream exposes it here)
 
 from pyredis.client import (  # noqa: F401  (upstream re-exports the clients here)
     AsyncClient,
+    AsyncClusterClient,
+    AsyncClusterMap,
     AsyncPubSubClient,
     Client,
     ClusterClient,
@@ -12,6 +14,7 @@ from pyredis.client import (  # noqa: F401  (upstream re-exports the clients her
     SentinelClient,
 )
 from pyredis.pool.async_base import AsyncBasePool
+from pyredis.pool.async_cluster import AsyncClusterPool
 from pyredis.pool.async_pool import AsyncPool
 from pyredis.pool.base import BasePool
 from pyredis.pool.cluster import ClusterPool
@@ -20,4 +23,4 @@ from pyredis.pool.pool import Pool
 from pyredis.pool.sentinel import SentinelPool
 
 __all__ = ["BasePool", "Pool", "ClusterPool", "HashPool", "SentinelPool",
-           "AsyncBasePool", "AsyncPool"]
+           "AsyncBasePool", "AsyncPool", "AsyncClusterPool"]

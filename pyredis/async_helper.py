@@ -1,0 +1,71 @@
+"""AsyncClusterMap: the asyncio twin of :class:`pyredis.helper.ClusterMap`."""
+import asyncio
+import inspect
+
+from pyredis.connection import AsyncConnection
+from pyredis.exceptions import PyRedisError
+from pyredis.helper import ClusterMapBase, _build_table, node_name
+
+__all__ = ["AsyncClusterMap"]
+
+
+class AsyncClusterMap(ClusterMapBase):
+    """Which node serves each of the 16384 slots, for asyncio cluster clients.
+
+    Same constructor, lookups and fixes as :class:`~pyredis.helper.ClusterMap`
+    (see there); ``update()`` is a coroutine, ``get_slot``, ``hosts``,
+    ``slot_nodes``, ``nodes`` and ``moved`` are synchronous (they only swap
+    or read the table, which is atomic within the event loop).
+
+    ``lock``: by default an ``asyncio.Lock`` made on first use, so that
+    concurrent tasks needing a refresh wait for one ``CLUSTER SLOTS`` fetch;
+    an object passed in needs ``acquire()`` (plain or a coroutine) and
+    ``release()``.  Use a map from one event loop.
+    """
+
+    async def update(self, map_id=None):
+        """Fetch ``CLUSTER SLOTS`` and swap in a new table; return its id.
+
+        ``map_id``: the id the caller last saw; if the table changed since,
+        nothing is fetched.  None forces a fetch."""
+        lock = self._lock
+        if lock is None:
+            lock = self._lock = asyncio.Lock()
+        acquired = lock.acquire()
+        if inspect.isawaitable(acquired):
+            await acquired
+        try:
+            current = self._table
+            if map_id is not None and map_id != current.id:
+                return current.id
+            reply, asked = await self._fetch(current)
+            self._table = _build_table(reply, asked)
+            return self._table.id
+        finally:
+            lock.release()
+
+    def moved(self, slot, node):
+        """Point ``slot`` at ``node`` (from a MOVED reply); returns the new id."""
+        return self._point(slot, node)
+
+    async def _fetch(self, current):
+        """``CLUSTER SLOTS`` from the first seed that answers, else from any
+        known node; returns (reply, address asked)."""
+        tried = []
+        last = None
+        kwargs = self._slots_connection_kwargs()
+        for host, port in self._candidates(current):
+            conn = AsyncConnection(host=host, port=port, **kwargs)
+            try:
+                reply = await conn.execute(b"CLUSTER", b"SLOTS")
+            except PyRedisError as exc:
+                last = exc
+                tried.append(node_name((host, port)))
+                continue
+            finally:
+                await conn.close()
+            if reply:
+                return reply, (host, port)
+            last = PyRedisError("%s_%s serves no slots" % (host, port))
+            tried.append(node_name((host, port)))
+        raise self._no_answer(tried, last)
