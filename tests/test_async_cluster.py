@@ -356,6 +356,16 @@ async def test_unreachable_node_is_retried_after_a_refresh(cluster, seeds):
 
 
 @async_test
+async def test_tasks_racing_to_an_unreachable_node_are_all_retried(cluster, seeds):
+    # Several tasks find the same new (dead) node connection: none of them has
+    # sent anything when its connect fails, so every one is retried.
+    async with AsyncClusterClient(seeds=seeds) as client:
+        await client.set("{race}", "v")
+        client.cluster_map.moved(cluster.slot("{race}"), dead_address())
+        assert await asyncio.gather(*(client.get("{race}") for _ in range(5))) == [b"v"] * 5
+
+
+@async_test
 async def test_close(cluster, seeds):
     client = AsyncClusterClient(seeds=seeds)
     async with client:

@@ -94,6 +94,10 @@ class AsyncClusterClient(
         except StopIteration as done:
             return done.value
 
+    @staticmethod
+    def _connected(conn):
+        return conn._transport is not None
+
     async def close(self):
         """Close every node connection; the client cannot be used again.  Idempotent."""
         conns = self._close_all()

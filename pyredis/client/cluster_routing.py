@@ -168,7 +168,7 @@ class ClusterRouting:
                                            % slot)
                 address = entry[1] if read else entry[0]
             conn = self._conns.get(address)
-            if conn is None or conn.closed:
+            if conn is None or conn.closed or not self._connected(conn):
                 try:
                     conn = yield (CONNECT, address)
                 except CONN_ERRORS:
@@ -253,6 +253,12 @@ class ClusterRouting:
         return table
 
     # -- node connections ------------------------------------------------------------------
+    @staticmethod
+    def _connected(conn):
+        """False for a connection another task is still connecting (we connect
+        too, so that its failure is known to have sent nothing)."""
+        return True  # sync: a kept connection is connected, or closed after failing to
+
     def _connection_for(self, address, connection_class):
         """The open connection to ``address``, or a new one (kept; not connected yet)."""
         conn = self._conns.get(address)
