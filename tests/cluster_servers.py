@@ -322,45 +322,68 @@ def single_node_cluster():
 
 
 # -- pytest fixtures shared by test_cluster.py and test_async_cluster.py ---------------
-# Both modules import these.  pytest gives a fixture imported into two modules
-# one instance per module, so the cluster itself is started once per process
-# and reference-counted: the last module fixture to finish stops it.
-_shared = {"cluster": None, "users": 0}
+class Shared:
+    """One server set per process, however many test modules use it.
+
+    pytest gives a fixture imported into two modules one instance per module,
+    so each module's session fixture ``acquire()`` s this and ``release()`` s
+    it: the first starts the servers, the last one done stops them.
+    """
+
+    def __init__(self, start, stop):
+        self._start = start
+        self._stop = stop
+        self._value = None
+        self._users = 0
+
+    def acquire(self):
+        if self._users == 0:
+            try:
+                self._value = self._start()
+            except RuntimeError as exc:  # a missing binary fails the run, never skips it
+                pytest.fail(str(exc), pytrace=False)
+        self._users += 1
+        return self._value
+
+    def release(self):
+        self._users -= 1
+        if self._users == 0:
+            value, self._value = self._value, None
+            self._stop(value)
 
 
-def _acquire_shared_cluster():
-    if _shared["cluster"] is None:
-        cluster = Cluster().start()
-        try:
-            for node in cluster.nodes:
-                node.call("ACL", "SETUSER", "full", "on", ">pw", "~*", "&*", "+@all")
-                node.call("ACL", "SETUSER", "nocluster", "on", ">pw", "~*", "&*", "+@all",
-                          "-cluster")
-        except BaseException:
-            cluster.stop()
-            raise
-        _shared["cluster"] = cluster
-    _shared["users"] += 1
-    return _shared["cluster"]
-
-
-def _release_shared_cluster():
-    _shared["users"] -= 1
-    if _shared["users"] == 0:
-        cluster, _shared["cluster"] = _shared["cluster"], None
+def _start_cluster():
+    cluster = Cluster().start()
+    try:
+        for node in cluster.nodes:
+            node.call("ACL", "SETUSER", "full", "on", ">pw", "~*", "&*", "+@all")
+            node.call("ACL", "SETUSER", "nocluster", "on", ">pw", "~*", "&*", "+@all",
+                      "-cluster")
+    except BaseException:
         cluster.stop()
+        raise
+    return cluster
+
+
+_CLUSTER = Shared(_start_cluster, Cluster.stop)
+_LONE_NODE = Shared(single_node_cluster, lambda node: node.server.stop())
 
 
 @pytest.fixture(scope="session")
 def cluster_servers():
     """The six-node cluster, with two ACL users on every node: ``full`` (all
     commands) and ``nocluster`` (all but CLUSTER), both with password ``pw``."""
-    try:
-        cluster = _acquire_shared_cluster()
-    except RuntimeError as exc:  # a missing binary fails the run, never skips it
-        pytest.fail(str(exc), pytrace=False)
-    yield cluster
-    _release_shared_cluster()
+    yield _CLUSTER.acquire()
+    _CLUSTER.release()
+
+
+@pytest.fixture(scope="session")
+def lone_node():
+    """A one-node cluster on 127.0.0.1 and ::1, without replicas."""
+    if not ipv6_loopback_works():
+        pytest.skip("no IPv6 loopback on this machine")
+    yield _LONE_NODE.acquire()
+    _LONE_NODE.release()
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ Tests that move slots put them back (``restore_slot``); every test starts from
 empty primaries.
 """
 import asyncio
+import threading
 
 import pytest
 
@@ -19,12 +20,14 @@ from pyredis.exceptions import (
     PyRedisError,
     ReplyError,
 )
+from pyredis.client.cluster_routing import parse_redirect
 from pyredis.helper import ClusterMap, slot_from_key
 from cluster_servers import (  # noqa: F401  (the fixtures test_cluster.py uses too)
     cluster,
     cluster_servers,
     command_calls,
     dead_address,
+    lone_node,
     other_primary,
     restore_slot,
     seeds,
@@ -81,6 +84,18 @@ async def test_map_fails_when_no_node_answers():
         cluster_map.get_slot("k")
 
 
+@pytest.mark.parametrize("message, parsed", [
+    ("MOVED 3999 127.0.0.1:6381", ("MOVED", 3999, ("127.0.0.1", 6381))),
+    ("ASK 1 ::1:7000", ("ASK", 1, ("::1", 7000))),
+    ("MOVED 5 :7001", ("MOVED", 5, ("", 7001))),  # "" = the node asked
+    ("MOVED x h:1", None),
+    ("ERR MOVED 1 h:2", None),
+    ("TRYAGAIN Multiple keys request during rehashing of slot", None),
+])
+def test_parse_redirect(message, parsed):
+    assert parse_redirect(ReplyError(message)) == parsed
+
+
 # -- the map ---------------------------------------------------------------------------
 @async_test
 async def test_map_matches_the_cluster(cluster, seeds):
@@ -116,6 +131,17 @@ async def test_map_concurrent_refreshes_share_one_fetch(cluster, seeds, monkeypa
     assert len(cluster_map.hosts()) == 3
 
 
+@pytest.mark.parametrize("make_lock", [asyncio.Lock, threading.Lock])
+@async_test
+async def test_map_with_a_given_lock(cluster, seeds, make_lock):
+    # an asyncio.Lock (awaited acquire) or anything with acquire()/release()
+    lock = make_lock()
+    cluster_map = AsyncClusterMap(seeds, lock=lock)
+    assert await cluster_map.update() != await cluster_map.update()
+    assert not lock.locked()
+    assert len(cluster_map.hosts()) == 3
+
+
 @async_test
 async def test_map_authenticates(cluster, seeds):
     await AsyncClusterMap(seeds, username="full", password="pw").update()
@@ -123,6 +149,18 @@ async def test_map_authenticates(cluster, seeds):
         await AsyncClusterMap(seeds, username="nocluster", password="pw").update()
     with pytest.raises(PyRedisError, match="WRONGPASS|invalid"):
         await AsyncClusterMap(seeds, username="full", password="wrong").update()
+
+
+@pytest.mark.parametrize("slave_ok", [False, True])
+@async_test
+async def test_ipv6_cluster_without_replicas(lone_node, slave_ok):
+    name = "::1_%d" % lone_node.port
+    async with AsyncClusterClient(seeds=[("::1", lone_node.port)], slave_ok=slave_ok) as client:
+        assert await client.set("v6", "six") == b"OK"
+        assert await client.get("v6") == b"six"
+        assert client.cluster_map.hosts() == client.cluster_map.hosts(slave=True) == {name}
+        assert await client.ping(sock="[::1]:%d" % lone_node.port) == b"PONG"
+        assert await client.delete("v6") == 1
 
 
 # -- routing -----------------------------------------------------------------------------

@@ -24,11 +24,10 @@ from cluster_servers import (  # noqa: F401  (fixtures shared with test_async_cl
     cluster_servers,
     command_calls,
     dead_address,
-    ipv6_loopback_works,
+    lone_node,
     other_primary,
     restore_slot,
     seeds,
-    single_node_cluster,
 )
 
 
@@ -211,18 +210,6 @@ def test_map_readers_never_see_a_partial_table(cluster, seeds):
         for thread in threads:
             thread.join()
     assert errors == []
-
-
-@pytest.fixture(scope="session")
-def lone_node():
-    if not ipv6_loopback_works():
-        pytest.skip("no IPv6 loopback on this machine")
-    try:
-        node = single_node_cluster()
-    except RuntimeError as exc:
-        pytest.fail(str(exc), pytrace=False)
-    yield node
-    node.server.stop()
 
 
 @pytest.mark.parametrize("slave_ok", [False, True])
