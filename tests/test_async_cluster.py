@@ -11,7 +11,14 @@ import threading
 import pytest
 
 from async_support import async_test
-from pyredis import AsyncClusterClient, AsyncClusterPool, get_by_url
+from pyredis import (
+    AsyncClusterClient,
+    AsyncClusterPool,
+    ClusterClient,
+    ClusterPool,
+    commands,
+    get_by_url,
+)
 from pyredis.async_helper import AsyncClusterMap
 from pyredis.exceptions import (
     PyRedisConnClosed,
@@ -43,6 +50,15 @@ def test_exports():
     assert {"AsyncClusterClient", "AsyncClusterPool"} <= set(pyredis.__all__)
     assert pyredis.client.AsyncClusterMap is pyredis.pool.AsyncClusterMap is AsyncClusterMap
     assert pyredis.pool.AsyncClusterPool is AsyncClusterPool
+
+
+def test_same_mixins_as_the_sync_twins():
+    for sync, async_ in [(ClusterClient, AsyncClusterClient), (ClusterPool, AsyncClusterPool)]:
+        mixins = [name for name in commands.__all__ if name != "BaseCommand"]
+        assert [m for m in mixins if issubclass(async_, getattr(commands, m))] == \
+            [m for m in mixins if issubclass(sync, getattr(commands, m))]
+        assert async_._cluster is True
+    assert not issubclass(AsyncClusterPool, (commands.Publish, commands.Transaction))
 
 
 @async_test
