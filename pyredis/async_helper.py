@@ -4,7 +4,7 @@ import inspect
 
 from pyredis.connection import AsyncConnection
 from pyredis.exceptions import PyRedisError
-from pyredis.helper import ClusterMapBase, _build_table, node_name
+from pyredis.helper import ClusterMapBase, _build_table
 
 __all__ = ["AsyncClusterMap"]
 
@@ -51,21 +51,19 @@ class AsyncClusterMap(ClusterMapBase):
     async def _fetch(self, current):
         """``CLUSTER SLOTS`` from the first seed that answers, else from any
         known node; returns (reply, address asked)."""
-        tried = []
-        last = None
-        kwargs = self._slots_connection_kwargs()
-        for host, port in self._candidates(current):
-            conn = AsyncConnection(host=host, port=port, **kwargs)
-            try:
-                reply = await conn.execute(b"CLUSTER", b"SLOTS")
-            except PyRedisError as exc:
-                last = exc
-                tried.append(node_name((host, port)))
-                continue
-            finally:
-                await conn.close()
-            if reply:
-                return reply, (host, port)
-            last = PyRedisError("%s_%s serves no slots" % (host, port))
-            tried.append(node_name((host, port)))
-        raise self._no_answer(tried, last)
+        steps = self._fetch_steps(current)
+        kwargs = self._connection_kwargs()
+        try:
+            address = next(steps)
+            while True:
+                conn = AsyncConnection(host=address[0], port=address[1], **kwargs)
+                error = None
+                try:
+                    reply = await conn.execute(b"CLUSTER", b"SLOTS")
+                except PyRedisError as exc:
+                    error = exc
+                finally:
+                    await conn.close()
+                address = steps.send(reply) if error is None else steps.throw(error)
+        except StopIteration as done:
+            return done.value

@@ -201,20 +201,31 @@ class ClusterMapBase:
         self._table = _Table(tuple(slots), current.nodes | {address})
         return self._table.id
 
-    def _candidates(self, current):
-        """Whom to ask for CLUSTER SLOTS: the seeds, then every other known node."""
+    def _fetch_steps(self, current):
+        """Whom to ask for ``CLUSTER SLOTS``, in order: the seeds, then every
+        other known node.  A generator: yields an address, is sent that node's
+        reply (or thrown its PyRedisError); returns (reply, address asked)."""
         candidates = list(self._seeds)
         candidates += [node for node in sorted(current.nodes) if node not in candidates]
-        return candidates
+        tried = []
+        last = None
+        for address in candidates:
+            try:
+                reply = yield address
+            except PyRedisError as exc:
+                last = exc
+            else:
+                if reply:
+                    return reply, address
+                last = PyRedisError("%s serves no slots" % node_name(address))
+            tried.append(node_name(address))
+        raise PyRedisError("Could not get cluster info from any seed or node (%s): %s"
+                           % (", ".join(tried), last))
 
-    def _slots_connection_kwargs(self):
+    def _connection_kwargs(self):
+        """For the connections that fetch ``CLUSTER SLOTS``."""
         return dict(password=self._password, username=self._username,
                     conn_timeout=self._conn_timeout, read_timeout=self._read_timeout)
-
-    @staticmethod
-    def _no_answer(tried, last):
-        return PyRedisError("Could not get cluster info from any seed or node (%s): %s"
-                            % (", ".join(tried), last))
 
 
 class ClusterMap(ClusterMapBase):
@@ -286,24 +297,22 @@ class ClusterMap(ClusterMapBase):
     def _fetch(self, current):
         """``CLUSTER SLOTS`` from the first seed that answers, else from any
         known node; returns (reply, address asked)."""
-        tried = []
-        last = None
-        kwargs = self._slots_connection_kwargs()
-        for host, port in self._candidates(current):
-            conn = Connection(host=host, port=port, **kwargs)
-            try:
-                reply = conn.execute(b"CLUSTER", b"SLOTS")
-            except PyRedisError as exc:
-                last = exc
-                tried.append(node_name((host, port)))
-                continue
-            finally:
-                conn.close()
-            if reply:
-                return reply, (host, port)
-            last = PyRedisError("%s_%s serves no slots" % (host, port))
-            tried.append(node_name((host, port)))
-        raise self._no_answer(tried, last)
+        steps = self._fetch_steps(current)
+        kwargs = self._connection_kwargs()
+        try:
+            address = next(steps)
+            while True:
+                conn = Connection(host=address[0], port=address[1], **kwargs)
+                error = None
+                try:
+                    reply = conn.execute(b"CLUSTER", b"SLOTS")
+                except PyRedisError as exc:
+                    error = exc
+                finally:
+                    conn.close()
+                address = steps.send(reply) if error is None else steps.throw(error)
+        except StopIteration as done:
+            return done.value
 
 
 def _reply_address(entry, asked):
