@@ -1,6 +1,5 @@
 """AsyncClusterMap: the asyncio twin of :class:`pyredis.helper.ClusterMap`."""
 import asyncio
-import inspect
 
 from pyredis.connection import AsyncConnection
 from pyredis.exceptions import PyRedisError
@@ -17,11 +16,20 @@ class AsyncClusterMap(ClusterMapBase):
     ``slot_nodes``, ``nodes`` and ``moved`` are synchronous (they only swap
     or read the table, which is atomic within the event loop).
 
-    ``lock``: by default an ``asyncio.Lock`` made on first use, so that
-    concurrent tasks needing a refresh wait for one ``CLUSTER SLOTS`` fetch;
-    an object passed in needs ``acquire()`` (plain or a coroutine) and
-    ``release()``.  Use a map from one event loop.
+    ``lock``: held (``async with lock``) across a refresh, so that
+    concurrent tasks needing one wait for a single ``CLUSTER SLOTS`` fetch;
+    by default an ``asyncio.Lock`` made on first use.  A lock that cannot be
+    used with ``async with`` (a ``threading.Lock`` would block the event
+    loop) is refused with TypeError.  Use a map from one event loop.
     """
+
+    def __init__(self, seeds, password=None, lock=None, username=None, *,
+                 conn_timeout=2, read_timeout=2):
+        if lock is not None and not hasattr(lock, "__aenter__"):
+            raise TypeError("AsyncClusterMap needs a lock usable with 'async with' "
+                            "(an asyncio.Lock), not %r" % (lock,))
+        super().__init__(seeds, password, lock, username,
+                         conn_timeout=conn_timeout, read_timeout=read_timeout)
 
     async def update(self, map_id=None):
         """Fetch ``CLUSTER SLOTS`` and swap in a new table; return its id.
@@ -31,18 +39,13 @@ class AsyncClusterMap(ClusterMapBase):
         lock = self._lock
         if lock is None:
             lock = self._lock = asyncio.Lock()
-        acquired = lock.acquire()
-        if inspect.isawaitable(acquired):
-            await acquired
-        try:
+        async with lock:
             current = self._table
             if map_id is not None and map_id != current.id:
                 return current.id
             reply, asked = await self._fetch(current)
             self._table = _build_table(reply, asked)
             return self._table.id
-        finally:
-            lock.release()
 
     def moved(self, slot, node):
         """Point ``slot`` at ``node`` (from a MOVED reply); returns the new id."""

@@ -147,15 +147,15 @@ async def test_map_concurrent_refreshes_share_one_fetch(cluster, seeds, monkeypa
     assert len(cluster_map.hosts()) == 3
 
 
-@pytest.mark.parametrize("make_lock", [asyncio.Lock, threading.Lock])
 @async_test
-async def test_map_with_a_given_lock(cluster, seeds, make_lock):
-    # an asyncio.Lock (awaited acquire) or anything with acquire()/release()
-    lock = make_lock()
+async def test_map_with_a_given_lock(cluster, seeds):
+    lock = asyncio.Lock()
     cluster_map = AsyncClusterMap(seeds, lock=lock)
     assert await cluster_map.update() != await cluster_map.update()
     assert not lock.locked()
     assert len(cluster_map.hosts()) == 3
+    with pytest.raises(TypeError, match="async with"):  # it would block the event loop
+        AsyncClusterMap(seeds, lock=threading.Lock())
 
 
 @async_test
@@ -393,9 +393,11 @@ async def test_read_timeout_drops_the_node_connection(cluster, seeds):
     async with AsyncClusterClient(seeds=seeds, read_timeout=0.2) as client:
         await client.set("{blocked}str", "v")
         assert owner.addr in client._conns
+        before = client.cluster_map.id
         with pytest.raises(PyRedisConnReadTimeout):
             await client.blpop("{blocked}", 5)
         assert owner.addr not in client._conns
+        assert client.cluster_map.id != before  # the map was refreshed
         assert await client.get("{blocked}str") == b"v"
 
 
