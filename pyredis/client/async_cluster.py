@@ -6,6 +6,7 @@ from pyredis.async_helper import AsyncClusterMap
 from pyredis.client.cluster_routing import (
     CLOSE,
     CONNECT,
+    PLAN_ERRORS,
     SEND,
     UPDATE,
     ClusterRouting,
@@ -61,8 +62,19 @@ class AsyncClusterClient(
         ``asking``: send ASKING first.  ``retries``: most attempts,
         redirections included.
         """
-        # Carry out the steps of the shared plan (see cluster_routing).
-        plan = self._plan(args, shard_key, sock, asking, retries)
+        conn = self._direct(args, shard_key, sock, asking)
+        if conn is None:
+            plan = self._plan(args, shard_key, sock, asking, retries)
+        else:  # the common case, without a plan
+            try:
+                return await conn.execute(*args)
+            except PLAN_ERRORS as exc:
+                plan = self._plan(args, shard_key, sock, asking, retries,
+                                  ((conn.host, conn.port), conn, exc))
+        return await self._run(plan, args)
+
+    async def _run(self, plan, args):
+        """Carry out the steps of a plan (see cluster_routing); its result."""
         try:
             step = next(plan)
             while True:

@@ -5,6 +5,7 @@ from pyredis import commands
 from pyredis.client.cluster_routing import (
     CLOSE,
     CONNECT,
+    PLAN_ERRORS,
     READ_COMMANDS,  # noqa: F401  (imported from here before)
     SEND,
     UPDATE,
@@ -89,8 +90,19 @@ class ClusterClient(
         imported by that node).  ``retries``: most attempts, redirections
         included.
         """
-        # Carry out the steps of the shared plan (see cluster_routing).
-        plan = self._plan(args, shard_key, sock, asking, retries)
+        conn = self._direct(args, shard_key, sock, asking)
+        if conn is None:
+            plan = self._plan(args, shard_key, sock, asking, retries)
+        else:  # the common case, without a plan
+            try:
+                return conn.execute(*args)
+            except PLAN_ERRORS as exc:
+                plan = self._plan(args, shard_key, sock, asking, retries,
+                                  ((conn.host, conn.port), conn, exc))
+        return self._run(plan, args)
+
+    def _run(self, plan, args):
+        """Carry out the steps of a plan (see cluster_routing); its result."""
         try:
             step = next(plan)
             while True:

@@ -39,6 +39,9 @@ CONNECT, SEND, UPDATE, CLOSE, SLEEP = "connect", "send", "update", "close", "sle
 # A node connection that failed in any of these ways has closed itself.
 CONN_ERRORS = (PyRedisConnError, PyRedisConnReadTimeout, PyRedisConnClosed)
 
+# A command sent straight (ClusterRouting._direct) failing so hands over to the plan.
+PLAN_ERRORS = (ReplyError,) + CONN_ERRORS
+
 # Pause before retrying a TRYAGAIN (multi-key command while its slot migrates).
 TRYAGAIN_DELAY = 0.05
 
@@ -134,8 +137,30 @@ class ClusterRouting:
         return "<%s %s>" % (type(self).__name__, state)
 
     # -- one command ----------------------------------------------------------------------
-    def _plan(self, args, shard_key, sock, asking, retries):
-        """The steps of one command (a generator; see the module docstring)."""
+    def _direct(self, args, shard_key, sock, asking):
+        """The connection a command can go straight to, without a plan: a keyed
+        command to a primary, the map unchanged since we last looked, the node
+        connected.  None otherwise (the plan decides).  If that command fails,
+        the plan takes over with ``sent=(address, conn, exception)``."""
+        if sock is not None or shard_key is None or asking or self._slave_ok or not args:
+            return None
+        table = self._map._table
+        if table is not self._table or self.closed:
+            return None
+        entry = table.slots[slot_from_key(shard_key)]
+        if entry is None:
+            return None
+        conn = self._conns.get(entry[0])
+        if conn is None or conn.closed or not self._connected(conn):
+            return None
+        return conn
+
+    def _plan(self, args, shard_key, sock, asking, retries, sent=None):
+        """The steps of one command (a generator; see the module docstring).
+
+        ``sent``: ``(address, conn, exception)`` of a first attempt made
+        without the plan (see ``_direct``), to be handled as if the plan had
+        made it."""
         if self.closed:
             raise PyRedisConnError("Connection Gone")
         if not args:  # Redis ignores an empty command: we would wait for no reply
@@ -156,30 +181,37 @@ class ClusterRouting:
             raise PyRedisError("Exactly one of shard_key or sock must be given")
         attempt = 0
         last = None
+        failure = None
+        if sent is not None:
+            address, conn, failure = sent
         while True:
             attempt += 1
-            if address is None:
-                entry = table.slots[slot]
-                if entry is None:
-                    table = yield from self._refresh(table, quiet=False)
+            if failure is None:
+                if address is None:
                     entry = table.slots[slot]
                     if entry is None:
-                        raise PyRedisError("No node serves slot %d (is the cluster down?)"
-                                           % slot)
-                address = entry[1] if read else entry[0]
-            conn = self._conns.get(address)
-            if conn is None or conn.closed or not self._connected(conn):
-                try:
-                    conn = yield (CONNECT, address)
-                except CONN_ERRORS:
-                    # Nothing was sent: refresh and try again (a failover, say).
-                    if attempt >= retries:
-                        raise
-                    table = yield from self._refresh(table)
-                    if sock is None:
-                        address = None
-                    continue
+                        table = yield from self._refresh(table, quiet=False)
+                        entry = table.slots[slot]
+                        if entry is None:
+                            raise PyRedisError("No node serves slot %d (is the cluster down?)"
+                                               % slot)
+                    address = entry[1] if read else entry[0]
+                conn = self._conns.get(address)
+                if conn is None or conn.closed or not self._connected(conn):
+                    try:
+                        conn = yield (CONNECT, address)
+                    except CONN_ERRORS:
+                        # Nothing was sent: refresh and try again (a failover, say).
+                        if attempt >= retries:
+                            raise
+                        table = yield from self._refresh(table)
+                        if sock is None:
+                            address = None
+                        continue
             try:
+                if failure is not None:  # the first attempt, made by _direct
+                    exc, failure = failure, None
+                    raise exc
                 return (yield (SEND, conn, asking))
             except ReplyError as exc:
                 redirect = parse_redirect(exc)
