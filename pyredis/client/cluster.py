@@ -79,6 +79,9 @@ class ClusterClient(
       ``PyRedisConnError("Connection Gone")``), ``with client:``, and the
       ``closed`` attribute is True after ``close()`` (upstream: always False).
       A node connection that dies does not close the client.
+
+    Routing, redirections and retries are decided in
+    ``pyredis.client.cluster_routing``, shared with AsyncClusterClient.
     """
 
     _map_class = ClusterMap

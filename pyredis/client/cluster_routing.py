@@ -20,7 +20,10 @@ step                    what the driver does                        sent back
 ======================  ==========================================  ==============
 
 Any exception of a step is thrown into the plan, which handles it or lets it
-propagate; the command's reply is the plan's return value.
+propagate; the command's reply is the plan's return value.  The common case
+(a keyed command to a connected node, the map unchanged) skips the plan:
+``_direct`` names the connection, and only if that command fails does a plan
+take over, with the failure as its first attempt.
 """
 from pyredis.exceptions import (
     PyRedisConnClosed,
