@@ -350,6 +350,23 @@ async def test_slave_ok_reads_from_replicas_and_writes_to_primaries(cluster, see
         assert b"errorstat_MOVED" not in replica.call("INFO", "errorstats")
 
 
+@async_test
+async def test_a_write_sent_to_a_replica_follows_its_moved(cluster, seeds, monkeypatch):
+    # Were a write taken for a read, the replica's MOVED (to the primary the map
+    # already names) is followed without refreshing the map.
+    monkeypatch.setattr("pyredis.client.cluster_routing.READ_COMMANDS", frozenset([b"INCR"]))
+    key = "bounce"
+    primary = cluster.owner_of_key(key)
+    replica = cluster.replica_of(primary)
+    async with AsyncClusterClient(seeds=seeds, slave_ok=True) as client:
+        before = await client.cluster_map.update()
+        replica.call("CONFIG", "RESETSTAT")
+        assert await client.incr(key) == 1
+        assert b"errorstat_MOVED:count=1" in replica.call("INFO", "errorstats")
+        assert client.cluster_map.id == before
+        assert primary.call("GET", key) == b"1"
+
+
 # -- failures ---------------------------------------------------------------------------
 @async_test
 async def test_killed_connection_raises_then_recovers(cluster, seeds):
