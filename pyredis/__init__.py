@@ -7,6 +7,7 @@
 from pyredis import protocol  # noqa: F401  (chooses the protocol twins)
 from pyredis.client import (
     AsyncClient,
+    AsyncClusterClient,
     AsyncHashClient,
     AsyncPubSubClient,
     AsyncSentinelClient,
@@ -26,6 +27,7 @@ from pyredis.exceptions import (
     ReplyError,
 )
 from pyredis.pool import (  # chooses the pool-core twin
+    AsyncClusterPool,
     AsyncHashPool,
     AsyncPool,
     AsyncSentinelPool,
@@ -61,6 +63,8 @@ __all__ = [
     "AsyncHashPool",
     "AsyncSentinelClient",
     "AsyncSentinelPool",
+    "AsyncClusterClient",
+    "AsyncClusterPool",
     "PyRedisError",
     "PyRedisConnError",
     "PyRedisConnReadTimeout",

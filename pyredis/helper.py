@@ -134,34 +134,11 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_new_locks_after_fork)
 
 
-class ClusterMap:
-    """Which node serves each of the 16384 slots; shared by cluster clients and pools.
-
-    ``seeds``: ``(host, port)`` pairs (lists and ``"host:port"`` strings are
-    accepted too) asked for ``CLUSTER SLOTS``, with ``password`` /
-    ``username`` (for AUTH) and ``conn_timeout`` / ``read_timeout``.  ``lock``
-    (anything with ``acquire()``/``release()``, default a ``threading.Lock``)
-    serialises refreshes only.  The table starts empty; ``update()`` fills it.
-
-    Where this differs from pyredis 1.0:
-
-    * A range without replicas works: its reads go to the primary (upstream
-      raised IndexError, so clusters without replicas were unusable).
-    * Readers never lock and never see a half-written table: ``update()``
-      builds a new table and swaps it in with one assignment.  Slots missing
-      from the new ``CLUSTER SLOTS`` reply are cleared (upstream kept them).
-    * When no seed answers, ``update()`` also asks every node of the current
-      table, so a cluster whose seeds all left stays reachable.
-    * Nodes are ``(host, port)`` inside; ``"host_port"`` names appear only
-      where the API shows them (``get_slot``, ``hosts``) and are split at the
-      last ``_`` (hosts with ``_`` work; IPv6 addresses work too).  An empty
-      address in ``CLUSTER SLOTS`` means the host that answered; ``"?"``
-      (unknown endpoint) is skipped.
-    * One replica is chosen at random per slot range for reads (not per slot).
-    * Fork-safe: a child process gets a fresh default lock.
-    * New: ``moved(slot, node)`` points one slot at a node (MOVED replies);
-      ``slot_nodes(slot)``, ``nodes()``, ``seeds``.
-    """
+class ClusterMapBase:
+    """The I/O-free half of :class:`ClusterMap` and
+    :class:`~pyredis.async_helper.AsyncClusterMap`: seeds, the current table
+    and the lookups; subclasses add ``update()`` and ``_fetch()`` (sync or
+    async) and the default lock."""
 
     def __init__(self, seeds, password=None, lock=None, username=None, *,
                  conn_timeout=2, read_timeout=2):
@@ -170,14 +147,11 @@ class ClusterMap:
             seeds = [seeds]  # one seed given bare
         self._seeds = deque(node_address(seed) for seed in seeds)
         if not self._seeds:
-            raise PyRedisError("ClusterMap needs at least one seed (host, port)")
+            raise PyRedisError("%s needs at least one seed (host, port)" % type(self).__name__)
         self._password = password
         self._username = username
         self._conn_timeout = conn_timeout
         self._read_timeout = read_timeout
-        if lock is None:
-            lock = threading.Lock()
-            _OWN_LOCK_MAPS.add(self)
         self._lock = lock
         # The whole state, replaced (never modified) by update() and moved().
         self._table = _Table(_EMPTY_SLOTS, frozenset())
@@ -213,7 +187,84 @@ class ClusterMap:
         """Every node address the table names, primaries and replicas."""
         return self._table.nodes
 
-    # -- changing ---------------------------------------------------------------
+    def __repr__(self):
+        return "<%s seeds=%s %d primaries>" % (
+            type(self).__name__, ",".join(map(node_name, self._seeds)), len(self.hosts()))
+
+    # -- changing (the I/O-free parts) -----------------------------------------------
+    def _point(self, slot, node):
+        """Swap in a table where ``slot`` is served by ``node`` alone; return its id."""
+        address = node_address(node)
+        current = self._table
+        slots = list(current.slots)
+        slots[slot] = (address, address)
+        self._table = _Table(tuple(slots), current.nodes | {address})
+        return self._table.id
+
+    def _fetch_steps(self, current):
+        """Whom to ask for ``CLUSTER SLOTS``, in order: the seeds, then every
+        other known node.  A generator: yields an address, is sent that node's
+        reply (or thrown its PyRedisError); returns (reply, address asked)."""
+        candidates = list(self._seeds)
+        candidates += [node for node in sorted(current.nodes) if node not in candidates]
+        tried = []
+        last = None
+        for address in candidates:
+            try:
+                reply = yield address
+            except PyRedisError as exc:
+                last = exc
+            else:
+                if reply:
+                    return reply, address
+                last = PyRedisError("%s serves no slots" % node_name(address))
+            tried.append(node_name(address))
+        raise PyRedisError("Could not get cluster info from any seed or node (%s): %s"
+                           % (", ".join(tried), last))
+
+    def _connection_kwargs(self):
+        """For the connections that fetch ``CLUSTER SLOTS``."""
+        return dict(password=self._password, username=self._username,
+                    conn_timeout=self._conn_timeout, read_timeout=self._read_timeout)
+
+
+class ClusterMap(ClusterMapBase):
+    """Which node serves each of the 16384 slots; shared by cluster clients and pools.
+
+    ``seeds``: ``(host, port)`` pairs (lists and ``"host:port"`` strings are
+    accepted too) asked for ``CLUSTER SLOTS``, with ``password`` /
+    ``username`` (for AUTH) and ``conn_timeout`` / ``read_timeout``.  ``lock``
+    (anything with ``acquire()``/``release()``, default a ``threading.Lock``)
+    serialises refreshes only.  The table starts empty; ``update()`` fills it.
+
+    Where this differs from pyredis 1.0:
+
+    * A range without replicas works: its reads go to the primary (upstream
+      raised IndexError, so clusters without replicas were unusable).
+    * Readers never lock and never see a half-written table: ``update()``
+      builds a new table and swaps it in with one assignment.  Slots missing
+      from the new ``CLUSTER SLOTS`` reply are cleared (upstream kept them).
+    * When no seed answers, ``update()`` also asks every node of the current
+      table, so a cluster whose seeds all left stays reachable.
+    * Nodes are ``(host, port)`` inside; ``"host_port"`` names appear only
+      where the API shows them (``get_slot``, ``hosts``) and are split at the
+      last ``_`` (hosts with ``_`` work; IPv6 addresses work too).  An empty
+      address in ``CLUSTER SLOTS`` means the host that answered; ``"?"``
+      (unknown endpoint) is skipped.
+    * One replica is chosen at random per slot range for reads (not per slot).
+    * Fork-safe: a child process gets a fresh default lock.
+    * New: ``moved(slot, node)`` points one slot at a node (MOVED replies);
+      ``slot_nodes(slot)``, ``nodes()``, ``seeds``.
+    """
+
+    def __init__(self, seeds, password=None, lock=None, username=None, *,
+                 conn_timeout=2, read_timeout=2):
+        super().__init__(seeds, password, lock, username,
+                         conn_timeout=conn_timeout, read_timeout=read_timeout)
+        if lock is None:
+            self._lock = threading.Lock()
+            _OWN_LOCK_MAPS.add(self)
+
     def update(self, map_id=None):
         """Fetch ``CLUSTER SLOTS`` and swap in a new table; return its id.
 
@@ -236,47 +287,32 @@ class ClusterMap:
     def moved(self, slot, node):
         """Point ``slot`` at ``node`` (from a MOVED reply); reads go there too.
         Returns the new id."""
-        address = node_address(node)
         lock = self._lock
         lock.acquire()
         try:
-            current = self._table
-            slots = list(current.slots)
-            slots[slot] = (address, address)
-            self._table = _Table(tuple(slots), current.nodes | {address})
-            return self._table.id
+            return self._point(slot, node)
         finally:
             lock.release()
-
-    def __repr__(self):
-        return "<%s seeds=%s %d primaries>" % (
-            type(self).__name__, ",".join(map(node_name, self._seeds)), len(self.hosts()))
 
     def _fetch(self, current):
         """``CLUSTER SLOTS`` from the first seed that answers, else from any
         known node; returns (reply, address asked)."""
-        tried = []
-        candidates = list(self._seeds)
-        candidates += [node for node in sorted(current.nodes) if node not in candidates]
-        last = None
-        for host, port in candidates:
-            conn = Connection(host=host, port=port, password=self._password,
-                              username=self._username, conn_timeout=self._conn_timeout,
-                              read_timeout=self._read_timeout)
-            try:
-                reply = conn.execute(b"CLUSTER", b"SLOTS")
-            except PyRedisError as exc:
-                last = exc
-                tried.append(node_name((host, port)))
-                continue
-            finally:
-                conn.close()
-            if reply:
-                return reply, (host, port)
-            last = PyRedisError("%s_%s serves no slots" % (host, port))
-            tried.append(node_name((host, port)))
-        raise PyRedisError("Could not get cluster info from any seed or node (%s): %s"
-                           % (", ".join(tried), last))
+        steps = self._fetch_steps(current)
+        kwargs = self._connection_kwargs()
+        try:
+            address = next(steps)
+            while True:
+                conn = Connection(host=address[0], port=address[1], **kwargs)
+                error = None
+                try:
+                    reply = conn.execute(b"CLUSTER", b"SLOTS")
+                except PyRedisError as exc:
+                    error = exc
+                finally:
+                    conn.close()
+                address = steps.send(reply) if error is None else steps.throw(error)
+        except StopIteration as done:
+            return done.value
 
 
 def _reply_address(entry, asked):

@@ -11,7 +11,9 @@ import socket
 import subprocess
 import time
 
-from servers import RedisServer, pack
+import pytest
+
+from servers import RedisServer, free_port, pack
 
 NODES = 6
 # Nodes gossip at least every NODE_TIMEOUT/2, which bounds how long the
@@ -317,3 +319,108 @@ def single_node_cluster():
         server.stop()
         raise
     return node
+
+
+# -- pytest fixtures shared by test_cluster.py and test_async_cluster.py ---------------
+class Shared:
+    """One server set per process, however many test modules use it.
+
+    pytest gives a fixture imported into two modules one instance per module,
+    so each module's session fixture ``acquire()`` s this and ``release()`` s
+    it: the first starts the servers, the last one done stops them.
+    """
+
+    def __init__(self, start, stop):
+        self._start = start
+        self._stop = stop
+        self._value = None
+        self._users = 0
+
+    def acquire(self):
+        if self._users == 0:
+            try:
+                self._value = self._start()
+            except RuntimeError as exc:  # a missing binary fails the run, never skips it
+                pytest.fail(str(exc), pytrace=False)
+        self._users += 1
+        return self._value
+
+    def release(self):
+        self._users -= 1
+        if self._users == 0:
+            value, self._value = self._value, None
+            self._stop(value)
+
+
+def _start_cluster():
+    cluster = Cluster().start()
+    try:
+        for node in cluster.nodes:
+            node.call("ACL", "SETUSER", "full", "on", ">pw", "~*", "&*", "+@all")
+            node.call("ACL", "SETUSER", "nocluster", "on", ">pw", "~*", "&*", "+@all",
+                      "-cluster")
+    except BaseException:
+        cluster.stop()
+        raise
+    return cluster
+
+
+_CLUSTER = Shared(_start_cluster, Cluster.stop)
+_LONE_NODE = Shared(single_node_cluster, lambda node: node.server.stop())
+
+
+@pytest.fixture(scope="session")
+def cluster_servers():
+    """The six-node cluster, with two ACL users on every node: ``full`` (all
+    commands) and ``nocluster`` (all but CLUSTER), both with password ``pw``."""
+    yield _CLUSTER.acquire()
+    _CLUSTER.release()
+
+
+@pytest.fixture(scope="session")
+def lone_node():
+    """A one-node cluster on 127.0.0.1 and ::1, without replicas."""
+    if not ipv6_loopback_works():
+        pytest.skip("no IPv6 loopback on this machine")
+    yield _LONE_NODE.acquire()
+    _LONE_NODE.release()
+
+
+@pytest.fixture
+def cluster(cluster_servers):
+    """The cluster with empty primaries (and replicas in sync)."""
+    cluster_servers.flushall()
+    return cluster_servers
+
+
+@pytest.fixture
+def seeds(cluster):
+    return [cluster.nodes[0].addr, cluster.nodes[1].addr]
+
+
+def restore_slot(cluster, slot, home):
+    """Put ``slot`` back on ``home`` whatever state a test left it in
+    (its keys are test data: they are dropped)."""
+    for node in cluster.primaries():
+        node.call("CLUSTER", "SETSLOT", slot, "STABLE")
+    cluster.flushall()
+    owner = cluster.owner(slot)
+    if owner is not home:
+        cluster.move_slot(slot, owner, home)
+    cluster.wait_owner(slot, home)
+
+
+def other_primary(cluster, node):
+    return next(p for p in cluster.primaries() if p is not node)
+
+
+def dead_address():
+    return ("127.0.0.1", free_port())
+
+
+def command_calls(node, command):
+    """How often ``node`` ran ``command`` since its last CONFIG RESETSTAT."""
+    for line in node.call("INFO", "commandstats").decode().splitlines():
+        if line.startswith("cmdstat_%s:" % command):
+            return int(line.split("calls=")[1].split(",")[0])
+    return 0

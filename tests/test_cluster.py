@@ -19,61 +19,22 @@ from pyredis.exceptions import (
     ReplyError,
 )
 from pyredis.helper import ClusterMap, _build_table, node_address, node_name, slot_from_key
-from cluster_servers import Cluster, ipv6_loopback_works, single_node_cluster
-from servers import free_port
-
-
-@pytest.fixture(scope="session")
-def cluster_servers():
-    """The six-node cluster, with two ACL users on every node: ``full`` (all
-    commands) and ``nocluster`` (all but CLUSTER), both with password ``pw``."""
-    try:
-        cluster = Cluster().start()
-    except RuntimeError as exc:  # a missing binary fails the run, never skips it
-        pytest.fail(str(exc), pytrace=False)
-    for node in cluster.nodes:
-        node.call("ACL", "SETUSER", "full", "on", ">pw", "~*", "&*", "+@all")
-        node.call("ACL", "SETUSER", "nocluster", "on", ">pw", "~*", "&*", "+@all", "-cluster")
-    yield cluster
-    cluster.stop()
-
-
-@pytest.fixture
-def cluster(cluster_servers):
-    """The cluster with empty primaries (and replicas in sync)."""
-    cluster_servers.flushall()
-    return cluster_servers
-
-
-@pytest.fixture
-def seeds(cluster):
-    return [cluster.nodes[0].addr, cluster.nodes[1].addr]
+from cluster_servers import (  # noqa: F401  (fixtures shared with test_async_cluster)
+    cluster,
+    cluster_servers,
+    command_calls,
+    dead_address,
+    lone_node,
+    other_primary,
+    restore_slot,
+    seeds,
+)
 
 
 @pytest.fixture
 def client(seeds):
     with ClusterClient(seeds=seeds) as client:
         yield client
-
-
-def restore_slot(cluster, slot, home):
-    """Put ``slot`` back on ``home`` whatever state a test left it in
-    (its keys are test data: they are dropped)."""
-    for node in cluster.primaries():
-        node.call("CLUSTER", "SETSLOT", slot, "STABLE")
-    cluster.flushall()
-    owner = cluster.owner(slot)
-    if owner is not home:
-        cluster.move_slot(slot, owner, home)
-    cluster.wait_owner(slot, home)
-
-
-def other_primary(cluster, node):
-    return next(p for p in cluster.primaries() if p is not node)
-
-
-def dead_address():
-    return ("127.0.0.1", free_port())
 
 
 # -- node names and addresses (no server) ----------------------------------------------
@@ -251,18 +212,6 @@ def test_map_readers_never_see_a_partial_table(cluster, seeds):
     assert errors == []
 
 
-@pytest.fixture(scope="session")
-def lone_node():
-    if not ipv6_loopback_works():
-        pytest.skip("no IPv6 loopback on this machine")
-    try:
-        node = single_node_cluster()
-    except RuntimeError as exc:
-        pytest.fail(str(exc), pytrace=False)
-    yield node
-    node.server.stop()
-
-
 @pytest.mark.parametrize("slave_ok", [False, True])
 def test_ipv6_cluster_without_replicas(lone_node, slave_ok):
     # Upstream: IndexError on the replica-less range, and "::1_port" names broke.
@@ -429,13 +378,6 @@ def test_asking_keyword(cluster, client):
 
 
 # -- replicas -----------------------------------------------------------------------------
-def command_calls(node, command):
-    for line in node.call("INFO", "commandstats").decode().splitlines():
-        if line.startswith("cmdstat_%s:" % command):
-            return int(line.split("calls=")[1].split(",")[0])
-    return 0
-
-
 def test_slave_ok_reads_from_replicas_and_writes_to_primaries(cluster, seeds):
     key = "replicated"
     primary = cluster.owner_of_key(key)
@@ -463,7 +405,7 @@ def test_slave_ok_reads_from_replicas_and_writes_to_primaries(cluster, seeds):
 def test_a_write_sent_to_a_replica_follows_its_moved(cluster, seeds, monkeypatch):
     # Were a write taken for a read, the replica's MOVED (to the primary the map
     # already names) is followed without refreshing the map.
-    monkeypatch.setattr("pyredis.client.cluster.READ_COMMANDS", frozenset([b"INCR"]))
+    monkeypatch.setattr("pyredis.client.cluster_routing.READ_COMMANDS", frozenset([b"INCR"]))
     key = "bounce"
     primary = cluster.owner_of_key(key)
     replica = cluster.replica_of(primary)

@@ -3,6 +3,8 @@ from random import shuffle  # noqa: F401  (upstream exposes it here)
 
 from pyredis.client import (  # noqa: F401  (upstream re-exports the clients here)
     AsyncClient,
+    AsyncClusterClient,
+    AsyncClusterMap,
     AsyncHashClient,
     AsyncPubSubClient,
     AsyncSentinelClient,
@@ -14,6 +16,7 @@ from pyredis.client import (  # noqa: F401  (upstream re-exports the clients her
     SentinelClient,
 )
 from pyredis.pool.async_base import AsyncBasePool
+from pyredis.pool.async_cluster import AsyncClusterPool
 from pyredis.pool.async_hash import AsyncHashPool
 from pyredis.pool.async_pool import AsyncPool
 from pyredis.pool.async_sentinel import AsyncSentinelPool
@@ -25,4 +28,4 @@ from pyredis.pool.sentinel import SentinelPool
 from pyredis.pool.sentinel_hash import SentinelHashPool
 
 __all__ = ["BasePool", "Pool", "ClusterPool", "HashPool", "SentinelPool", "SentinelHashPool",
-           "AsyncBasePool", "AsyncPool", "AsyncHashPool", "AsyncSentinelPool"]
+           "AsyncBasePool", "AsyncPool", "AsyncClusterPool", "AsyncHashPool", "AsyncSentinelPool"]

@@ -7,7 +7,44 @@ from pyredis.pool.base import BasePool
 __all__ = ["ClusterPool"]
 
 
+class ClusterPoolSettings:
+    """What ClusterPool and AsyncClusterPool share: the constructor, the map
+    every client of the pool uses, and ``_connect()``.  Subclasses set
+    ``_map_class`` and ``_client_class`` and derive from a base pool."""
+
+    _map_class = None
+    _client_class = None
+
+    def __init__(self, seeds, slave_ok=False, password=None, username=None, **basepool_kwargs):
+        super().__init__(password=password, username=username, **basepool_kwargs)
+        self._slave_ok = bool(slave_ok)
+        self._map = self._map_class(
+            seeds=seeds, password=password, username=username,
+            conn_timeout=self.conn_timeout, read_timeout=self.read_timeout)
+
+    @property
+    def slave_ok(self):
+        return self._slave_ok
+
+    @property
+    def cluster_map(self):
+        return self._map
+
+    def _connect(self):
+        return self._client_class(
+            database=self.database,
+            password=self.password,
+            encoding=self.encoding,
+            slave_ok=self._slave_ok,
+            conn_timeout=self.conn_timeout,
+            read_timeout=self.read_timeout,
+            cluster_map=self._map,
+            username=self.username,
+        )
+
+
 class ClusterPool(
+    ClusterPoolSettings,
     BasePool,
     commands.Connection,
     commands.Geo,
@@ -35,29 +72,5 @@ class ClusterPool(
     """
 
     _cluster = True
-
-    def __init__(self, seeds, slave_ok=False, password=None, username=None, **basepool_kwargs):
-        super().__init__(password=password, username=username, **basepool_kwargs)
-        self._slave_ok = bool(slave_ok)
-        self._map = ClusterMap(seeds=seeds, password=password, username=username,
-                               conn_timeout=self.conn_timeout, read_timeout=self.read_timeout)
-
-    @property
-    def slave_ok(self):
-        return self._slave_ok
-
-    @property
-    def cluster_map(self):
-        return self._map
-
-    def _connect(self):
-        return ClusterClient(
-            database=self.database,
-            password=self.password,
-            encoding=self.encoding,
-            slave_ok=self._slave_ok,
-            conn_timeout=self.conn_timeout,
-            read_timeout=self.read_timeout,
-            cluster_map=self._map,
-            username=self.username,
-        )
+    _map_class = ClusterMap
+    _client_class = ClusterClient

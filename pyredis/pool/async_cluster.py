@@ -1,0 +1,38 @@
+"""AsyncClusterPool: an AsyncBasePool of AsyncClusterClients sharing one AsyncClusterMap."""
+from pyredis import commands
+from pyredis.async_helper import AsyncClusterMap
+from pyredis.client.async_cluster import AsyncClusterClient
+from pyredis.pool.async_base import AsyncBasePool
+from pyredis.pool.cluster import ClusterPoolSettings
+
+__all__ = ["AsyncClusterPool"]
+
+
+class AsyncClusterPool(
+    ClusterPoolSettings,
+    AsyncBasePool,
+    commands.Connection,
+    commands.Geo,
+    commands.Hash,
+    commands.HyperLogLog,
+    commands.Key,
+    commands.List,
+    commands.Scripting,
+    commands.Set,
+    commands.SSet,
+    commands.String,
+):
+    """Pool of :class:`~pyredis.AsyncClusterClient` s for one Redis Cluster and one
+    event loop; command methods return coroutines (``await pool.get("k")``).
+
+    Same arguments and properties as :class:`~pyredis.ClusterPool`: every
+    pooled client shares one :class:`~pyredis.async_helper.AsyncClusterMap`
+    (``cluster_map``), ``slave_ok`` sends read-only commands to replicas,
+    other keyword arguments go to :class:`~pyredis.pool.AsyncBasePool`.
+    Fixed from pyredis 1.0 as ClusterPool: ``username`` reaches the clients
+    and the map; shrinking and releasing unknown clients work.
+    """
+
+    _cluster = True
+    _map_class = AsyncClusterMap
+    _client_class = AsyncClusterClient
