@@ -28,6 +28,7 @@ from pyredis.exceptions import (
 from pyredis.pool import (  # chooses the pool-core twin
     AsyncHashPool,
     AsyncPool,
+    AsyncSentinelHashPool,
     AsyncSentinelPool,
     ClusterPool,
     HashPool,
@@ -61,6 +62,7 @@ __all__ = [
     "AsyncHashPool",
     "AsyncSentinelClient",
     "AsyncSentinelPool",
+    "AsyncSentinelHashPool",
     "PyRedisError",
     "PyRedisConnError",
     "PyRedisConnReadTimeout",
