@@ -20,6 +20,7 @@ from pyredis.pool.async_cluster import AsyncClusterPool
 from pyredis.pool.async_hash import AsyncHashPool
 from pyredis.pool.async_pool import AsyncPool
 from pyredis.pool.async_sentinel import AsyncSentinelPool
+from pyredis.pool.async_sentinel_hash import AsyncSentinelHashPool
 from pyredis.pool.base import BasePool
 from pyredis.pool.cluster import ClusterPool
 from pyredis.pool.hash import HashPool
@@ -28,4 +29,5 @@ from pyredis.pool.sentinel import SentinelPool
 from pyredis.pool.sentinel_hash import SentinelHashPool
 
 __all__ = ["BasePool", "Pool", "ClusterPool", "HashPool", "SentinelPool", "SentinelHashPool",
-           "AsyncBasePool", "AsyncPool", "AsyncClusterPool", "AsyncHashPool", "AsyncSentinelPool"]
+           "AsyncBasePool", "AsyncPool", "AsyncClusterPool", "AsyncHashPool", "AsyncSentinelPool",
+           "AsyncSentinelHashPool"]

@@ -3,7 +3,7 @@
 Built from the same pieces (``pyredis.pool.sentinel`` holds the shared,
 I/O-free ones): ``AsyncSentinelPool`` (settings, properties and the final
 error from ``SentinelPoolSettings``), ``_AsyncLocator`` (the memory of
-``AddressMemory``, queries serialised by an ``asyncio.Lock``) and
+``AddressMemory``, queries serialised by a ``LoopLock``) and
 ``_AsyncNodeClient`` (an AsyncClient that reports a failed or demoted server).
 """
 import asyncio
@@ -22,26 +22,43 @@ from pyredis.pool.sentinel import (
     unknown_master,
 )
 
-__all__ = ["AsyncSentinelPool"]
+__all__ = ["AsyncSentinelPool", "LoopLock"]
+
+
+class LoopLock:
+    """``async with lock:`` - an ``asyncio.Lock`` made in the loop that first
+    needs it (on Python 3.9 a Lock binds to the loop current when it is made,
+    and a pool may be built before its loop runs)."""
+
+    __slots__ = ("_lock",)
+
+    def __init__(self):
+        self._lock = None
+
+    async def __aenter__(self):
+        lock = self._lock
+        if lock is None:
+            lock = self._lock = asyncio.Lock()
+        await lock.acquire()
+
+    async def __aexit__(self, *exc_info):
+        self._lock.release()
 
 
 class _AsyncLocator(AddressMemory):
-    """Where the pool's clients should connect, for one event loop."""
+    """Where the pool's clients should connect, for one event loop.  Sentinel
+    queries are serialised by a ``LoopLock``; locators that query the same
+    ``sentinel`` client (AsyncSentinelHashPool: one per bucket) share it."""
 
-    def __init__(self, sentinel, name, slave_ok):
+    def __init__(self, sentinel, name, slave_ok, lock=None):
         super().__init__(sentinel, name, slave_ok)
-        self._lock = None  # an asyncio.Lock, made in the loop that first needs it
-
-    def _get_lock(self):
-        if self._lock is None:
-            self._lock = asyncio.Lock()
-        return self._lock
+        self._lock = LoopLock() if lock is None else lock
 
     async def node(self):
         """An address to connect to (asks Sentinel if none is remembered)."""
         address = self._pick()
         if address is None:
-            async with self._get_lock():
+            async with self._lock:
                 address = self._pick()
                 if address is None:  # no other task asked meanwhile
                     method, name = self._query()
@@ -61,7 +78,7 @@ class _AsyncLocator(AddressMemory):
         self._drop(address)  # no await: atomic within the loop
 
     async def close(self):
-        async with self._get_lock():
+        async with self._lock:
             await self.sentinel.close()
 
 
