@@ -60,6 +60,25 @@ def slot_from_key(key):
     return crc_hqx(key, 0) & (SLOTS - 1)
 
 
+def ring_slot_from_key(key):
+    """The slot that picks a hash-ring bucket (HashClient): pyredis 1.0's rule.
+
+    Data placement must match what pyredis 1.0 wrote, so its hash-tag rule
+    stays here, quirks included: with a ``{`` and a ``}`` anywhere in the
+    key, the tag is what lies between the first ``{`` and the first ``}``,
+    which may be empty (``{}abc``, ``}{x}`` -> ``b""``).  The Redis Cluster
+    rule (``slot_from_key``) differs only for keys like those.
+    """
+    if type(key) is not bytes:
+        key = str.encode(key, "utf-8") if type(key) is str else tag_from_key(key)
+    start = key.find(b"{")
+    if start >= 0:
+        end = key.find(b"}")
+        if end >= 0:
+            key = key[start + 1:end]  # b"" when the "}" comes first
+    return crc_hqx(key, 0) & (SLOTS - 1)
+
+
 # -- node addresses --------------------------------------------------------------
 def node_name(address):
     """``(host, port)`` -> ``"host_port"``, the node name the API shows."""

@@ -5,12 +5,14 @@ upstream's documented example), a literal reading of the spec written here,
 and the server itself (``CLUSTER KEYSLOT`` on a cluster-enabled redis-server,
 which answers it without any slot assigned).
 """
+import binascii
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pyredis import Client
-from pyredis.helper import dict_from_list, slot_from_key, tag_from_key
+from pyredis.helper import dict_from_list, ring_slot_from_key, slot_from_key, tag_from_key
 from servers import RedisServer
 
 # Keys around the tag rule's edges, with the tag the spec gives each.
@@ -123,3 +125,25 @@ def test_slots_agree_with_the_server(cluster_node, key, tag):
 @given(key=KEY_BYTES)
 def test_slots_agree_with_the_server_property(cluster_node, key):
     assert slot_from_key(key) == server_slot(cluster_node, key)
+
+
+# -- the hash ring keeps pyredis 1.0's rule (its data must stay where 1.0 put it) --------
+@pytest.mark.parametrize("key, tag", [
+    # API.md section 4's examples of upstream's tag_from_key
+    ("blarg{testtag}x", b"testtag"),
+    ("blarg{{testtag}sd}f", b"{testtag"),
+    ("{abc", b"{abc"),
+    ("ab}c", b"ab}c"),
+    ("{}abc", b""),
+    ("}{x}", b""),
+    ("blarg", b"blarg"),
+    (b"by{tes}", b"tes"),
+])
+def test_ring_slot_uses_upstreams_tag_rule(key, tag):
+    assert ring_slot_from_key(key) == binascii.crc_hqx(tag, 0) % 16384
+
+
+def test_ring_and_cluster_slots_differ_only_for_empty_or_reversed_tags():
+    assert ring_slot_from_key("blarg") == slot_from_key("blarg") == 5534
+    assert ring_slot_from_key("a{b}c") == slot_from_key("a{b}c")
+    assert ring_slot_from_key("{}abc") == 0 != slot_from_key("{}abc")

@@ -5,7 +5,7 @@ from pyredis import commands
 from pyredis.client.client import _DISCARD, BULK_WRITE_LIMIT
 from pyredis.connection.connection import Connection
 from pyredis.exceptions import PyRedisConnError, PyRedisError
-from pyredis.helper import SLOTS, slot_from_key
+from pyredis.helper import SLOTS, ring_slot_from_key
 from pyredis.protocol import CommandBuffer
 
 __all__ = ["HashClient", "BucketRouting", "in_command_order", "parse_buckets"]
@@ -75,9 +75,9 @@ class BucketRouting:
         if shard_key and not sock:
             if type(shard_key) is str and "{" not in shard_key:
                 # The common case first: no hash tag, so the whole key is
-                # hashed (the rule lives in helper.tag_from_key / slot_from_key).
+                # hashed (the rule lives in helper.ring_slot_from_key).
                 return self._route[crc_hqx(shard_key.encode(), 0) % SLOTS % self._count]
-            return self._route[slot_from_key(shard_key) % self._count]
+            return self._route[ring_slot_from_key(shard_key) % self._count]
         if shard_key:
             raise PyRedisError("Give either shard_key or sock, not both")
         if sock:
@@ -113,7 +113,11 @@ class HashClient(
     commands.String,
     commands.Transaction,
 ):
-    """Static sharding: each key lives on bucket ``slot_from_key(key) % len(buckets)``.
+    """Static sharding: each key lives on bucket ``slot % len(buckets)``.
+
+    The slot is pyredis 1.0's (``helper.ring_slot_from_key``), so data
+    written by pyredis 1.0 is found where it put it: its hash-tag rule
+    differs from Redis Cluster's for keys such as ``{}abc`` and ``}{x}``.
 
     ``buckets`` is an ordered list; the order decides where data lives, so
     every client of the same data must use the same list.  A bucket is a
