@@ -296,6 +296,20 @@ async def test_max_idle_time():
     assert a.closed and state(pool) == (0, 1, 1)
 
 
+@async_test
+async def test_a_stale_client_frees_its_slot_at_once():
+    # Pool of one: the stale client's slot serves the next acquire (it was
+    # counted until closed in the background, and acquire said "exhausted").
+    pool = FakePool(pool_size=1, max_idle_time=0.05)
+    a = await pool.acquire()
+    await pool.release(a)
+    await asyncio.sleep(0.1)
+    b = await pool.acquire()
+    assert b is not a
+    await asyncio.sleep(0.01)
+    assert a.closed and state(pool) == (0, 1, 1)
+
+
 # -- execute, lease, close -------------------------------------------------------------
 @async_test
 async def test_execute_releases_even_on_error():

@@ -252,7 +252,12 @@ class AsyncBasePool:
         return _NOTHING
 
     def _take_stale(self):
-        """Move idle clients released more than max_idle_time ago to _to_close."""
+        """Drop idle clients released more than max_idle_time ago.
+
+        Their slots are free at once (the caller may need one: a pool of one
+        whose client went stale must not report itself exhausted); they are
+        closed in the background.
+        """
         since = self._since
         limit = monotonic() - self._max_idle_time
         count = 0
@@ -261,9 +266,12 @@ class AsyncBasePool:
                 break
             count += 1
         if count:
-            self._to_close.extend(self._free[:count])
+            stale = self._free[:count]
             del self._free[:count]
             del since[:count]
+            self._open -= count
+            for conn in stale:
+                self._spawn(_close_client(conn))
 
     async def _wait(self, timeout):
         wait = self._pool_timeout if timeout is None else timeout
