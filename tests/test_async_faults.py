@@ -4,6 +4,8 @@ a server closing or resetting mid-reply, a task cancelled while waiting for its 
 its own reply, never a stale one."""
 import asyncio
 import random
+import socket
+import threading
 import time
 
 import pytest
@@ -311,3 +313,39 @@ async def test_read_timeout_counts_from_each_wait(redis):
     with pytest.raises(PyRedisConnReadTimeout):
         await c.blpop("q", 3)  # and a wait that does outlast read_timeout still ends
     assert c.closed
+
+
+def test_two_writers_waiting_on_a_full_socket_both_resume():
+    # Flow control: a second writer waiting for resume_writing used to replace
+    # the first one's future, which then waited forever.
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    port = listener.getsockname()[1]
+
+    def slow_reader():
+        peer, _ = listener.accept()
+        time.sleep(0.5)  # reads nothing yet: the client's write buffer fills up
+        while peer.recv(1 << 20):
+            pass
+        peer.close()
+
+    reader = threading.Thread(target=slow_reader, daemon=True)
+    reader.start()
+
+    async def main():
+        client = AsyncPubSubClient(host="127.0.0.1", port=port)
+        big = b"x" * (8 << 20)
+        first = asyncio.ensure_future(client.write(b"PUBLISH", b"ch", big))
+        await asyncio.sleep(0.1)
+        second = asyncio.ensure_future(client.write(b"PUBLISH", b"ch", big))
+        done, pending = await asyncio.wait({first, second}, timeout=10)
+        for task in pending:
+            task.cancel()
+        await client.close()
+        return len(done)
+
+    try:
+        assert asyncio.run(main()) == 2
+    finally:
+        listener.close()

@@ -65,7 +65,7 @@ class _ReplyStream(asyncio.Protocol):
         self.waiter = None  # future of the task waiting for more data
         self.lost = None  # the exception a reader gets once the stream has ended
         self.paused = False  # write buffer over its high-water mark
-        self.drain_waiter = None
+        self.drain_waiters = []  # writers waiting for resume_writing
         self.closed = None  # future: set by connection_lost
         self.received = 0  # chunks received so far
         # Read timeout: one timer per connection, re-armed lazily.  Each wait
@@ -141,9 +141,8 @@ class _ReplyStream(asyncio.Protocol):
                 waiter.set_result(False)
 
     def _wake_drain(self):
-        waiter = self.drain_waiter
-        if waiter is not None:
-            self.drain_waiter = None
+        waiters, self.drain_waiters = self.drain_waiters, []
+        for waiter in waiters:
             if not waiter.done():
                 waiter.set_result(None)
 
@@ -333,7 +332,9 @@ class AsyncConnection:
         self._send_now(data)
         proto = self._proto
         if proto.paused:  # flow control: wait until the kernel takes more
-            waiter = proto.drain_waiter = self._loop.create_future()
+            # One future per writer: a cancelled writer cancels only its own.
+            waiter = self._loop.create_future()
+            proto.drain_waiters.append(waiter)
             await waiter
             if proto.lost is not None:
                 self._close_now()
