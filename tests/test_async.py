@@ -184,6 +184,25 @@ async def test_transaction_on_a_leased_client(redis):
     assert c.closed and pool._open == 0
 
 
+@pytest.mark.parametrize("state", ["multi", "bulk"])
+@async_test
+async def test_a_lease_whose_body_fails_never_hands_its_client_on(redis, state):
+    async with AsyncPool(host=redis.host, port=redis.port, pool_size=1) as pool:
+        await pool.set("k", "old")
+        with pytest.raises(KeyError):
+            async with pool.lease() as client:
+                if state == "multi":
+                    await client.multi()
+                    await client.set("k", "lost")
+                else:
+                    client.bulk_start()
+                    await client.set("k", "lost")
+                raise KeyError("the caller's own bug")
+        assert client.closed
+        assert await pool.get("k") == b"old"  # not b"QUEUED", not None
+        assert await pool.set("k", "new") == b"OK" and await pool.get("k") == b"new"
+
+
 # -- PubSub -------------------------------------------------------------------------
 @pytest.mark.parametrize("kind", ["tcp", "unix"])
 @async_test

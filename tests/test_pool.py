@@ -83,6 +83,24 @@ def test_transaction_on_a_leased_client(pool):
     assert not hasattr(Pool, "multi")
 
 
+@pytest.mark.parametrize("state", ["multi", "bulk"])
+def test_a_lease_whose_body_fails_never_hands_its_client_on(redis, state):
+    pool = Pool(host=redis.host, port=redis.port, pool_size=1)
+    pool.set("k", "old")
+    with pytest.raises(KeyError):
+        with pool.lease() as client:
+            if state == "multi":
+                client.multi()
+            else:
+                client.bulk_start()
+            client.set("k", "lost")
+            raise KeyError("the caller's own bug")
+    assert client.closed
+    assert pool.get("k") == b"old"  # not b"QUEUED", not None
+    assert pool.set("k", "new") == b"OK" and pool.get("k") == b"new"
+    pool.close()
+
+
 def test_threads_share_the_pool(pool):
     errors = []
 

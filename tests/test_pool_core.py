@@ -502,8 +502,12 @@ def test_lease(core):
     with pytest.raises(KeyError):
         with pool.lease() as again:
             raise KeyError("boom")
-    assert again is client and pool._pool_free == {client}
+    # The body failed: the client may be mid-transaction or in bulk mode, so it
+    # is closed, not handed to the next caller; its slot is free.
+    assert again is client and again.closed
+    assert pool._pool_free == set() and pool._pool_used == set()
     held = pool.acquire()
+    assert held is not client
     threading.Timer(0.2, pool.release, (held,)).start()
     with pool.lease(timeout=WAIT) as waited:
         assert waited is held
@@ -512,6 +516,19 @@ def test_lease(core):
             with pool.lease():
                 pass
     assert pool._pool_used == set()
+
+
+def test_a_failed_lease_body_does_not_reset_a_close_on_err_pool(core):
+    pool = make_pool(core, pool_size=3, close_on_err=True)
+    idle, other = pool.acquire(), pool.acquire()
+    pool.release(idle)
+    with pytest.raises(KeyError):
+        with pool.lease() as leased:
+            raise KeyError("boom")
+    assert leased is idle and leased.closed
+    assert not other.closed and pool._pool_used == {other}  # no failover reset
+    pool.release(other)
+    assert pool.acquire() is other
 
 
 def test_close_and_the_context_manager(core):

@@ -426,6 +426,23 @@ cdef class PoolCore:
         return conn
 
     @cython.final
+    cdef int _drop(self, object conn) except -1:
+        """Take a leased client out of the pool and close it, freeing its slot:
+        the release of an open client the pool cannot keep (no close_on_err
+        reset, which is for clients a failure closed)."""
+        cdef list to_close
+        self._lock()
+        try:
+            to_close = self._release_locked(conn, False)
+        finally:
+            self._unlock()
+        if to_close is None:
+            conn.close()
+        else:
+            self._discard(to_close)
+        return 0
+
+    @cython.final
     cdef list _release_locked(self, object conn, bint closed):
         """The rare release cases (lock held): the clients to close once it is
         released, or None for a client the pool does not know."""
@@ -585,7 +602,10 @@ cdef class _Lease:
         self._conn = self._pool._acquire(self._timeout)
         return self._conn
 
-    def __exit__(self, *exc_info):
+    def __exit__(self, exc_type, exc, tb):
         conn = self._conn
         self._conn = None
-        self._pool._release(conn)
+        if exc_type is None or conn.closed:
+            self._pool._release(conn)
+        else:  # the body failed: the client may be in MULTI, in bulk mode, watching keys
+            self._pool._drop(conn)

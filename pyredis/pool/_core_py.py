@@ -303,6 +303,21 @@ class PoolCore:
         lock.release()
         return conn
 
+    def _drop(self, conn):
+        """Take a leased client out of the pool and close it, freeing its slot:
+        the release of an open client the pool cannot keep (no close_on_err
+        reset, which is for clients a failure closed)."""
+        lock = self._lock
+        lock.acquire()
+        try:
+            to_close = self._release_locked(conn, False)
+        finally:
+            lock.release()
+        if to_close is None:
+            conn.close()
+        else:
+            self._discard(to_close)
+
     def _release_locked(self, conn, closed):
         """The rare release cases (lock held): the clients to close once it is
         released, or None for a client the pool does not know."""
@@ -399,6 +414,9 @@ class _Lease:
         self._conn = PoolCore.acquire(self._pool, self._timeout)
         return self._conn
 
-    def __exit__(self, *exc_info):
+    def __exit__(self, exc_type, exc, tb):
         conn, self._conn = self._conn, None
-        PoolCore.release(self._pool, conn)
+        if exc_type is None or conn.closed:
+            PoolCore.release(self._pool, conn)
+        else:  # the body failed: the client may be in MULTI, in bulk mode, watching keys
+            self._pool._drop(conn)

@@ -347,6 +347,30 @@ class AsyncBasePool:
         if self._to_close:
             self._close_in_background()
 
+    async def _drop(self, conn):
+        """Take a leased client out of the pool and close it, freeing its slot:
+        the release of an open client the pool cannot keep (no close_on_err
+        reset, which is for clients a failure closed)."""
+        if self._lock is None:
+            ours = self._take_out(conn)
+        else:
+            await self._lock_acquire()
+            try:
+                ours = self._take_out(conn)
+            finally:
+                self._lock.release()
+        if ours:
+            await self._discard([conn])
+        else:
+            await _close_client(conn)
+
+    def _take_out(self, conn):
+        for clients in (self._used, self._retired):
+            if conn in clients:
+                clients.remove(conn)
+                return True
+        return False
+
     def _release_now(self, conn, closed):
         """Bookkeeping of a release: the clients to close (counted in _open until
         closed), or None for a client the pool does not know."""
@@ -499,6 +523,9 @@ class _Lease:
         self._conn = await self._pool.acquire(self._timeout)
         return self._conn
 
-    async def __aexit__(self, *exc_info):
+    async def __aexit__(self, exc_type, exc, tb):
         conn, self._conn = self._conn, None
-        await self._pool.release(conn)
+        if exc_type is None or conn.closed:
+            await self._pool.release(conn)
+        else:  # the body failed: the client may be in MULTI, in bulk mode, watching keys
+            await self._pool._drop(conn)

@@ -44,7 +44,9 @@ class BasePool(_core.PoolCore):
       could exceed its size); a client over the size, or released after
       ``close()``, is closed; an unknown one is closed.
     * ``close()``, ``with pool:`` (closes on exit) and
-      ``with pool.lease() as client:`` are new.
+      ``with pool.lease() as client:`` are new.  A lease whose body raises
+      closes its client instead of returning it (it may be inside MULTI, in
+      bulk mode or watching keys), without ``close_on_err``'s reset.
     * ``lock``: upstream defaulted to a ``threading.Lock``; by default the core
       now uses a native mutex.  An object passed here (anything with
       ``acquire()``/``release()``) is used instead, at some cost in speed.
