@@ -1,6 +1,9 @@
 """AsyncConnection, AsyncClient, AsyncPubSubClient and AsyncPool against real redis-servers:
 handshake, unix sockets, TLS, bulk mode, transactions, PubSub polling, get_by_url."""
 import asyncio
+import os
+import select
+import signal
 import ssl
 
 import pytest
@@ -201,6 +204,43 @@ async def test_a_lease_whose_body_fails_never_hands_its_client_on(redis, state):
         assert client.closed
         assert await pool.get("k") == b"old"  # not b"QUEUED", not None
         assert await pool.set("k", "new") == b"OK" and await pool.get("k") == b"new"
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no os.fork")
+def test_a_forked_child_never_uses_the_parents_connections(redis):
+    loop = asyncio.new_event_loop()
+    pool = AsyncPool(host=redis.host, port=redis.port, pool_size=2)
+    try:
+        parent_id = loop.run_until_complete(pool.execute("CLIENT", "ID"))  # now idle
+        read_end, write_end = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the child: never return into pytest
+            try:
+                os.close(read_end)
+                try:
+                    child_loop = asyncio.new_event_loop()
+                    child_id = child_loop.run_until_complete(pool.execute("CLIENT", "ID"))
+                    result = repr(child_id != parent_id)
+                except BaseException as exc:
+                    result = "error: %r" % (exc,)
+                os.write(write_end, result.encode())
+            finally:
+                os._exit(0)
+        os.close(write_end)
+        try:
+            ready, _, _ = select.select([read_end], [], [], 10)
+            result = os.read(read_end, 4096).decode() if ready else "no answer"
+        finally:
+            os.close(read_end)
+            if not ready:
+                os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        assert result == "True"  # a connection of its own
+        # The parent's connection is intact and answers its own command.
+        assert loop.run_until_complete(pool.execute("CLIENT", "ID")) == parent_id
+    finally:
+        loop.run_until_complete(pool.close())
+        loop.close()
 
 
 # -- PubSub -------------------------------------------------------------------------

@@ -29,7 +29,9 @@ Rules it keeps (DESIGN.md, "Reliability rules"):
 A connection belongs to the event loop it first connected in.
 """
 import asyncio
+import os
 import ssl as _ssl
+import weakref
 
 from pyredis.exceptions import (
     PyRedisConnClosed,
@@ -147,6 +149,20 @@ class _ReplyStream(asyncio.Protocol):
                 waiter.set_result(None)
 
 
+# Connected connections, so that a forked child can forget the ones it
+# inherited (it must never talk on the parent's streams).
+_LIVE = weakref.WeakSet()
+
+
+def _forget_inherited_connections():
+    for conn in list(_LIVE):
+        conn._forget()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_inherited_connections)
+
+
 class AsyncConnection:
     """One asyncio connection to a Redis server, over TCP (optionally TLS) or a
     unix socket.  Same constructor as :class:`~pyredis.connection.Connection`.
@@ -231,6 +247,7 @@ class AsyncConnection:
         self._loop = loop
         self._transport = transport
         self._proto = proto
+        _LIVE.add(self)
         self._reader = reader
         self._gets = reader.gets
         if self._closed:  # closed by another task while we were connecting
@@ -277,6 +294,17 @@ class AsyncConnection:
         owner = self._owner
         if owner is not None:
             owner.closed = True
+
+    def _forget(self):
+        """In a forked child: closed for good, the parent's transport left
+        alone.  Closing it would unregister its socket from the event loop's
+        epoll instance, which the child shares with the parent; dropped, the
+        child's copy of the socket is closed when the transport is collected."""
+        self._closed = self.closed = True
+        if self._owner is not None:
+            self._owner.closed = True
+        self._transport = self._proto = None
+        self._reader = self._gets = None
 
     def _close_now(self):
         """Mark closed and drop the transport (no waiting).  Idempotent."""
