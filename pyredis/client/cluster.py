@@ -80,6 +80,13 @@ class ClusterClient(
       ``closed`` attribute is True after ``close()`` (upstream: always False).
       A node connection that dies does not close the client.
 
+    Known limit (as upstream): redirections are followed inside MULTI too.
+    A transaction whose slot moves after MULTI has its command run at once
+    on the new node, EXEC fails on the old one (EXECABORT), and that node
+    connection stays in MULTI until EXEC or DISCARD is sent on it.  Keep a
+    transaction's keys in one slot and refresh (or retry the whole
+    transaction) on a redirect.
+
     Routing, redirections and retries are decided in
     ``pyredis.client.cluster_routing``, shared with AsyncClusterClient.
     """
