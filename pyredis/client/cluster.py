@@ -81,11 +81,10 @@ class ClusterClient(
       A node connection that dies does not close the client.
 
     Known limit (as upstream): redirections are followed inside MULTI too.
-    A transaction whose slot moves after MULTI has its command run at once
-    on the new node, EXEC fails on the old one (EXECABORT), and that node
-    connection stays in MULTI until EXEC or DISCARD is sent on it.  Keep a
-    transaction's keys in one slot and refresh (or retry the whole
-    transaction) on a redirect.
+    If a transaction's slot moves after MULTI was sent, its commands run at
+    once on the new node, EXEC is refused there ("EXEC without MULTI"), and
+    the old node's connection stays in MULTI (later commands to that node
+    answer QUEUED) until DISCARD is sent to it with ``sock=``.
 
     Routing, redirections and retries are decided in
     ``pyredis.client.cluster_routing``, shared with AsyncClusterClient.
