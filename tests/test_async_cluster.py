@@ -276,6 +276,32 @@ async def test_moved_after_a_slot_moves(cluster, seeds):
 
 
 @async_test
+async def test_a_redirection_inside_multi_is_raised_not_followed(cluster, seeds):
+    key = "{atxmove}k"
+    slot = cluster.slot(key)
+    home = cluster.owner(slot)
+    target = other_primary(cluster, home)
+    client = AsyncClusterClient(seeds=seeds)
+    try:
+        await client.set(key, "before")
+        other = next(k for k in ("o%d" % i for i in range(5000))
+                     if cluster.owner(cluster.slot(k)) is home)
+        await client.set(other, "other-value")
+        cluster.move_slot(slot, home, target)  # the client's map is stale now
+        assert await client.multi(shard_key=key) == b"OK"  # on the old owner
+        with pytest.raises(ReplyError, match="MOVED"):
+            await client.set(key, "in-transaction")  # not run on the new owner
+        assert target.call("GET", key) == b"before"
+        with pytest.raises(ReplyError):
+            await client.exec(shard_key=key)
+        assert await client.get(other) == b"other-value"  # not QUEUED
+        assert await client.set(key, "after") == b"OK" and target.call("GET", key) == b"after"
+    finally:
+        await client.close()
+        restore_slot(cluster, slot, home)
+
+
+@async_test
 async def test_moved_from_a_lagging_node_still_points_the_slot(cluster, seeds, monkeypatch):
     key = "lagging"
     slot = cluster.slot(key)

@@ -317,6 +317,34 @@ def test_moved_after_a_slot_moves(cluster, seeds):
         restore_slot(cluster, slot, home)
 
 
+def test_a_redirection_inside_multi_is_raised_not_followed(cluster, seeds):
+    key = "{txmove}k"
+    slot = cluster.slot(key)
+    home = cluster.owner(slot)
+    target = other_primary(cluster, home)
+    client = ClusterClient(seeds=seeds)
+    try:
+        client.set(key, "before")
+        # A key on the old owner, to look at that node's connection afterwards.
+        other = next(k for k in ("o%d" % i for i in range(5000))
+                     if cluster.owner(cluster.slot(k)) is home)
+        client.set(other, "other-value")
+        cluster.move_slot(slot, home, target)  # the client's map is stale now
+        assert client.multi(shard_key=key) == b"OK"  # on the old owner
+        with pytest.raises(ReplyError, match="MOVED"):
+            client.set(key, "in-transaction")  # refused there; not run on the new owner
+        assert target.call("GET", key) == b"before"
+        with pytest.raises(ReplyError):
+            client.exec(shard_key=key)  # no transaction is open any more
+        # The old owner's connection was closed, so no later command joins the
+        # abandoned transaction (upstream: they answered QUEUED).
+        assert client.get(other) == b"other-value"
+        assert client.set(key, "after") == b"OK" and target.call("GET", key) == b"after"
+    finally:
+        client.close()
+        restore_slot(cluster, slot, home)
+
+
 def test_moved_from_a_lagging_node_still_points_the_slot(cluster, seeds, monkeypatch):
     # The refresh answers with the old layout: the MOVED reply's address wins.
     key = "lagging"

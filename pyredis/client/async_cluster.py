@@ -67,10 +67,13 @@ class AsyncClusterClient(
             plan = self._plan(args, shard_key, sock, asking, retries)
         else:  # the common case, without a plan
             try:
-                return await conn.execute(*args)
+                reply = await conn.execute(*args)
             except PLAN_ERRORS as exc:
                 plan = self._plan(args, shard_key, sock, asking, retries,
                                   ((conn.host, conn.port), conn, exc))
+            else:
+                self._note_sent(conn, args[0])
+                return reply
         return await self._run(plan, args)
 
     async def _run(self, plan, args):

@@ -79,12 +79,14 @@ class ClusterClient(
       ``PyRedisConnError("Connection Gone")``), ``with client:``, and the
       ``closed`` attribute is True after ``close()`` (upstream: always False).
       A node connection that dies does not close the client.
-
-    Known limit (as upstream): redirections are followed inside MULTI too.
-    If a transaction's slot moves after MULTI was sent, its commands run at
-    once on the new node, EXEC is refused there ("EXEC without MULTI"), and
-    the old node's connection stays in MULTI (later commands to that node
-    answer QUEUED) until DISCARD is sent to it with ``sock=``.
+    * Inside MULTI (on that node connection) a ``MOVED`` / ``ASK`` /
+      ``TRYAGAIN`` is raised, not followed: the command was refused, not
+      queued, and run elsewhere it would run outside the transaction.  The
+      connection is closed, which ends the transaction on the server, so no
+      later command joins it; EXEC then fails and the caller retries the
+      whole transaction.  (Upstream followed the redirection: the command
+      ran at once on the new node and the old node's connection stayed in
+      MULTI, answering QUEUED to later commands.)
 
     Routing, redirections and retries are decided in
     ``pyredis.client.cluster_routing``, shared with AsyncClusterClient.
@@ -104,10 +106,13 @@ class ClusterClient(
             plan = self._plan(args, shard_key, sock, asking, retries)
         else:  # the common case, without a plan
             try:
-                return conn.execute(*args)
+                reply = conn.execute(*args)
             except PLAN_ERRORS as exc:
                 plan = self._plan(args, shard_key, sock, asking, retries,
                                   ((conn.host, conn.port), conn, exc))
+            else:
+                self._note_sent(conn, args[0])
+                return reply
         return self._run(plan, args)
 
     def _run(self, plan, args):

@@ -25,6 +25,8 @@ propagate; the command's reply is the plan's return value.  The common case
 ``_direct`` names the connection, and only if that command fails does a plan
 take over, with the failure as its first attempt.
 """
+import weakref
+
 from pyredis.exceptions import (
     PyRedisConnClosed,
     PyRedisConnError,
@@ -60,6 +62,12 @@ READ_COMMANDS = frozenset(name.encode() for name in """
     ZRANGEBYLEX ZRANGEBYSCORE ZRANK ZREVRANGE ZREVRANGEBYLEX ZREVRANGEBYSCORE
     ZREVRANK ZSCAN ZSCORE ZUNION
 """.split())
+
+
+# Commands that open (True) or end (False) a transaction on a connection.
+TRANSACTION_WORDS = {word: opens
+                     for name, opens in (("MULTI", True), ("EXEC", False), ("DISCARD", False))
+                     for word in (name, name.lower(), name.encode(), name.lower().encode())}
 
 
 def parse_redirect(exc):
@@ -116,6 +124,8 @@ class ClusterRouting:
         self._conns = {}  # (host, port) -> connection
         self._table = None  # the map's table our connections were last checked against
         self._in_multi = False
+        # Node connections inside MULTI: a redirection there is not followed.
+        self._transactions = weakref.WeakSet()
         # A plain attribute (pools read it on every release).
         self.closed = False
 
@@ -215,9 +225,18 @@ class ClusterRouting:
                 if failure is not None:  # the first attempt, made by _direct
                     exc, failure = failure, None
                     raise exc
-                return (yield (SEND, conn, asking))
+                reply = yield (SEND, conn, asking)
             except ReplyError as exc:
+                self._note_sent(conn, args[0])
                 redirect = parse_redirect(exc)
+                in_transaction = conn in self._transactions
+                if in_transaction and (redirect is not None or str(exc).startswith("TRYAGAIN")):
+                    # Refused, not queued: run elsewhere (or later) it would run
+                    # outside the transaction.  Closing the connection ends the
+                    # transaction; the caller sees the redirection.
+                    self._transactions.discard(conn)
+                    yield from self._drop(address, conn)
+                    raise exc
                 if redirect is None:
                     if attempt < retries and str(exc).startswith("TRYAGAIN"):
                         yield (SLEEP, TRYAGAIN_DELAY)
@@ -238,12 +257,28 @@ class ClusterRouting:
                 last = exc
             except CONN_ERRORS:
                 # The command may have run: drop the connection, refresh, raise.
+                self._transactions.discard(conn)
                 yield from self._drop(address, conn)
                 yield from self._refresh(table)
                 raise
+            else:
+                self._note_sent(conn, args[0])
+                return reply
             if attempt >= retries:
                 raise PyRedisError("Slot moved too often or wrong shard_key, giving up: %s"
                                    % last)
+
+    def _note_sent(self, conn, command):
+        """Keep ``_transactions`` in step with a command ``conn`` answered."""
+        try:
+            opens = TRANSACTION_WORDS.get(command)
+        except TypeError:  # an unhashable command name (bytearray...): no transaction word
+            return
+        if opens is not None:
+            if opens:
+                self._transactions.add(conn)
+            else:
+                self._transactions.discard(conn)
 
     def _is_read(self, command):
         """True when ``command`` may go to a replica; also tracks MULTI ... EXEC."""
