@@ -29,15 +29,14 @@ Rules it keeps (DESIGN.md, "Reliability rules"):
 A connection belongs to the event loop it first connected in.
 """
 import asyncio
-import ssl as _ssl
 
 from pyredis.exceptions import (
     PyRedisConnClosed,
     PyRedisConnError,
     PyRedisConnReadTimeout,
-    PyRedisError,
     ReplyError,
 )
+from pyredis.connection.settings import ConnectionSettings
 from pyredis.protocol import Reader, pack_command
 
 __all__ = ["AsyncConnection"]
@@ -148,7 +147,7 @@ class _ReplyStream(asyncio.Protocol):
                 waiter.set_result(None)
 
 
-class AsyncConnection:
+class AsyncConnection(ConnectionSettings):
     """One asyncio connection to a Redis server, over TCP (optionally TLS) or a
     unix socket.  Same constructor as :class:`~pyredis.connection.Connection`.
 
@@ -161,36 +160,13 @@ class AsyncConnection:
     (pools then skip it; the sync twin only learns of it on the next use).
     """
 
-    def __init__(self, host=None, port=6379, unix_sock=None, database=None, password=None,
-                 encoding=None, conn_timeout=2, read_only=False, read_timeout=2,
-                 sentinel=False, username=None, ssl=False, ssl_context=None):
-        if bool(host) == bool(unix_sock):
-            raise PyRedisError("Exactly one of host or unix_sock must be given")
-        if (ssl or ssl_context is not None) and not host:
-            raise PyRedisError("TLS (ssl/ssl_context) needs a host, not a unix socket")
-        self.host = host
-        self.port = port
-        self.unix_sock = unix_sock
-        self.database = database
-        self.password = password
-        self.username = username
-        self._encoding = encoding
-        self._conn_timeout = conn_timeout
-        self._read_timeout = read_timeout
-        self._read_only = read_only
-        self._sentinel = sentinel
-        self._ssl = bool(ssl)
-        self._ssl_context = ssl_context
+    def _init_state(self):
         self._loop = None
         self._proto = None  # the _ReplyStream once connected
         self._transport = None
         self._reader = None
         self._gets = None
         self._lock = None  # asyncio.Lock, made in the loop that first uses it
-        self._closed = False
-        # A plain attribute, kept in step with the owning client's (see Connection).
-        self.closed = False
-        self._owner = None
 
     # -- connecting --------------------------------------------------------
     def _get_lock(self):
@@ -249,25 +225,6 @@ class AsyncConnection:
                 if isinstance(reply, ReplyError):
                     self._close_now()
                     raise reply
-
-    def _tls_context(self):
-        if self._ssl_context is None and self._ssl:
-            self._ssl_context = _ssl.create_default_context()
-        return self._ssl_context
-
-    def _handshake_commands(self):
-        cmds = []
-        if self.password:
-            if self.username:
-                cmds.append((b"AUTH", self.username, self.password))
-            else:
-                cmds.append((b"AUTH", self.password))
-        if not self._sentinel:
-            if self.database is not None and self.database != 0:
-                cmds.append((b"SELECT", self.database))
-            if self._read_only:
-                cmds.append((b"READONLY",))
-        return cmds
 
     # -- closing -----------------------------------------------------------
     def _ended(self):
@@ -445,8 +402,5 @@ class AsyncConnection:
     async def __aexit__(self, *exc_info):
         await self.close()
 
-    def __repr__(self):
-        where = self.unix_sock if self.unix_sock else "%s:%s" % (self.host, self.port)
-        state = "closed" if self._closed else (
-            "connected" if self._transport is not None else "idle")
-        return "<%s %s %s>" % (type(self).__name__, where, state)
+    def _connected(self):
+        return self._transport is not None
