@@ -23,6 +23,7 @@ from time import monotonic
 
 from pyredis.exceptions import PyRedisError
 from pyredis.pool._core_py import _check_pool_size, _check_seconds
+from pyredis.pool.settings import ClientSettings
 
 __all__ = ["AsyncBasePool"]
 
@@ -50,7 +51,7 @@ async def _close_client(client):
         await result
 
 
-class AsyncBasePool:
+class AsyncBasePool(ClientSettings):
     """Pool of asyncio clients for one event loop; subclasses implement ``_connect()``.
 
     ``_connect()`` returns a new client that has not connected yet (or a
@@ -109,12 +110,8 @@ class AsyncBasePool:
         self._pool_timeout = _check_seconds("pool_timeout", pool_timeout)
         self._max_idle_time = _check_seconds("max_idle_time", max_idle_time)
         self._lock = lock
-        self._database = database
-        self._password = password
-        self._encoding = encoding
-        self._conn_timeout = conn_timeout
-        self._read_timeout = read_timeout
-        self._username = username
+        self._set_client_settings(database, password, encoding, conn_timeout, read_timeout,
+                                  username)
         self._free = []
         self._since = []
         self._used = set()
@@ -125,31 +122,7 @@ class AsyncBasePool:
         self._to_close = []  # taken out of the pool, to close at the next chance
         self._tasks = set()  # background close tasks (kept referenced until done)
 
-    # -- settings ------------------------------------------------------------
-    @property
-    def database(self):
-        return self._database
-
-    @property
-    def password(self):
-        return self._password
-
-    @property
-    def encoding(self):
-        return self._encoding
-
-    @property
-    def conn_timeout(self):
-        return self._conn_timeout
-
-    @property
-    def read_timeout(self):
-        return self._read_timeout
-
-    @property
-    def username(self):
-        return self._username
-
+    # -- settings (the client ones: ClientSettings) ----------------------------
     @property
     def close_on_err(self):
         """True: a client that comes back closed makes the pool drop all others."""
