@@ -2,10 +2,11 @@
 import sys
 
 from pyredis import commands
-from pyredis.client.client import _DISCARD, BULK_WRITE_LIMIT
+from pyredis.client.bulk import _DISCARD, BulkBookkeeping
+from pyredis.client.client import BULK_WRITE_LIMIT
 from pyredis.client.hash import BucketRouting, in_command_order
 from pyredis.connection.async_connection import AsyncConnection
-from pyredis.exceptions import PyRedisConnError, PyRedisError
+from pyredis.exceptions import PyRedisConnError
 from pyredis.protocol import CommandBuffer
 
 __all__ = ["AsyncHashClient"]
@@ -13,6 +14,7 @@ __all__ = ["AsyncHashClient"]
 
 class AsyncHashClient(
     BucketRouting,
+    BulkBookkeeping,
     commands.BaseCommand,
     commands.Connection,
     commands.Geo,
@@ -58,23 +60,6 @@ class AsyncHashClient(
     """
 
     _cluster = True
-
-    def __init__(self, buckets, database=None, password=None, encoding=None, conn_timeout=2,
-                 read_timeout=2, username=None, ssl=False, ssl_context=None):
-        self._init_buckets(buckets, {
-            "database": database,
-            "password": password,
-            "encoding": encoding,
-            "conn_timeout": conn_timeout,
-            "read_timeout": read_timeout,
-            "username": username,
-            "ssl": ssl,
-            "ssl_context": ssl_context,
-        })
-        self._order = None  # bulk mode: the connection index of each buffered command
-        self._buffers = None
-        self._bulk_size = 0
-        self._bulk_results = None
 
     # -- connections ---------------------------------------------------------
     def _connection(self, index):
@@ -157,10 +142,7 @@ class AsyncHashClient(
 
         ``bulk_size`` 0, None or negative: replies are only read by bulk_stop().
         """
-        if self._order is not None:
-            raise PyRedisError("Already in bulk mode")
-        self._bulk_size = bulk_size if bulk_size and bulk_size > 0 else 0
-        self._bulk_results = [] if keep_results else None
+        self._bulk_begin(bulk_size, keep_results)
         self._buffers = [None] * len(self._conns)
         self._order = []
 
@@ -170,13 +152,10 @@ class AsyncHashClient(
         Returns every reply since bulk_start in command order (error replies as
         exception instances), or None when keep_results was False.
         """
-        if self._order is None:
-            raise PyRedisError("Not in bulk mode")
+        self._bulk_check()
         await self._bulk_flush()
         self._order = self._buffers = None
-        results = self._bulk_results
-        self._bulk_results = None
-        return results
+        return self._bulk_take_results()
 
     async def _bulk_write(self, index):
         """Send bucket ``index``'s buffered commands (one write); replies stay pending."""

@@ -2,7 +2,8 @@
 from binascii import crc_hqx
 
 from pyredis import commands
-from pyredis.client.client import _DISCARD, BULK_WRITE_LIMIT
+from pyredis.client.bulk import _DISCARD, BulkBookkeeping
+from pyredis.client.client import BULK_WRITE_LIMIT
 from pyredis.connection.connection import Connection
 from pyredis.exceptions import PyRedisConnError, PyRedisError
 from pyredis.helper import SLOTS, slot_from_key
@@ -42,17 +43,27 @@ def parse_buckets(buckets, tls=False):
 
 class BucketRouting:
     """The I/O-free half of a hash client, shared by HashClient and
-    AsyncHashClient: the bucket list, one connection slot per distinct
-    bucket, and which slot serves a command."""
+    AsyncHashClient: the constructor (the bucket list, the connection
+    settings, one connection slot per distinct bucket, bulk mode off) and
+    which slot serves a command."""
 
     __slots__ = ()
 
-    def _init_buckets(self, buckets, settings):
-        """Check ``buckets``; ``settings`` are the connection keyword arguments."""
-        names, targets = parse_buckets(
-            buckets, tls=settings.get("ssl") or settings.get("ssl_context") is not None)
+    def __init__(self, buckets, database=None, password=None, encoding=None, conn_timeout=2,
+                 read_timeout=2, username=None, ssl=False, ssl_context=None):
+        names, targets = parse_buckets(buckets, tls=ssl or ssl_context is not None)
         self._buckets = buckets
-        self._settings = settings
+        # The connection keyword arguments of every bucket connection.
+        self._settings = {
+            "database": database,
+            "password": password,
+            "encoding": encoding,
+            "conn_timeout": conn_timeout,
+            "read_timeout": read_timeout,
+            "username": username,
+            "ssl": ssl,
+            "ssl_context": ssl_context,
+        }
         # Distinct buckets get indices 0..k-1: ``_route[bucket index]`` is the
         # index into ``_conns`` (connections, None until first used).
         self._index = {}
@@ -65,6 +76,10 @@ class BucketRouting:
         # A plain attribute: pools read it on every release.  Each bucket
         # connection sets it when it closes (its ``_owner`` is this client).
         self.closed = False
+        self._order = None  # bulk mode: the connection index of each buffered command
+        self._buffers = None
+        self._bulk_size = 0
+        self._bulk_results = None
 
     @property
     def buckets(self):
@@ -99,6 +114,7 @@ def in_command_order(order, replies):
 
 class HashClient(
     BucketRouting,
+    BulkBookkeeping,
     commands.BaseCommand,
     commands.Connection,
     commands.Geo,
@@ -156,23 +172,6 @@ class HashClient(
     """
 
     _cluster = True
-
-    def __init__(self, buckets, database=None, password=None, encoding=None, conn_timeout=2,
-                 read_timeout=2, username=None, ssl=False, ssl_context=None):
-        self._init_buckets(buckets, {
-            "database": database,
-            "password": password,
-            "encoding": encoding,
-            "conn_timeout": conn_timeout,
-            "read_timeout": read_timeout,
-            "username": username,
-            "ssl": ssl,
-            "ssl_context": ssl_context,
-        })
-        self._order = None  # bulk mode: the connection index of each buffered command
-        self._buffers = None
-        self._bulk_size = 0
-        self._bulk_results = None
 
     # -- connections ---------------------------------------------------------
     def _connection(self, index):
@@ -241,10 +240,7 @@ class HashClient(
 
         ``bulk_size`` 0, None or negative: replies are only read by bulk_stop().
         """
-        if self._order is not None:
-            raise PyRedisError("Already in bulk mode")
-        self._bulk_size = bulk_size if bulk_size and bulk_size > 0 else 0
-        self._bulk_results = [] if keep_results else None
+        self._bulk_begin(bulk_size, keep_results)
         self._buffers = [None] * len(self._conns)
         self._order = []
 
@@ -254,13 +250,10 @@ class HashClient(
         Returns every reply since bulk_start in command order (error replies as
         exception instances), or None when keep_results was False.
         """
-        if self._order is None:
-            raise PyRedisError("Not in bulk mode")
+        self._bulk_check()
         self._bulk_flush()
         self._order = self._buffers = None  # also breaks buffer -> callback -> client cycles
-        results = self._bulk_results
-        self._bulk_results = None
-        return results
+        return self._bulk_take_results()
 
     def _bulk_buffer(self, index):
         """The command buffer of bucket connection ``index``, made on first use."""
