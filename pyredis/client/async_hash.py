@@ -2,7 +2,7 @@
 import sys
 
 from pyredis import commands
-from pyredis.client.bulk import _DISCARD, BulkBookkeeping
+from pyredis.client.bulk import _DISCARD
 from pyredis.client.client import BULK_WRITE_LIMIT
 from pyredis.client.hash import BucketRouting, in_command_order
 from pyredis.connection.async_connection import AsyncConnection
@@ -14,7 +14,6 @@ __all__ = ["AsyncHashClient"]
 
 class AsyncHashClient(
     BucketRouting,
-    BulkBookkeeping,
     commands.BaseCommand,
     commands.Connection,
     commands.Geo,
@@ -132,20 +131,6 @@ class AsyncHashClient(
         return None
 
     # -- bulk mode -----------------------------------------------------------
-    @property
-    def bulk(self):
-        return self._order is not None
-
-    def bulk_start(self, bulk_size=5000, keep_results=True):
-        """Buffer commands; every ``bulk_size`` commands (all buckets together),
-        write each bucket's batch at once and read the replies.
-
-        ``bulk_size`` 0, None or negative: replies are only read by bulk_stop().
-        """
-        self._bulk_begin(bulk_size, keep_results)
-        self._buffers = [None] * len(self._conns)
-        self._order = []
-
     async def bulk_stop(self):
         """Flush and leave bulk mode.
 

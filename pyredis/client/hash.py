@@ -41,11 +41,11 @@ def parse_buckets(buckets, tls=False):
     return names, targets
 
 
-class BucketRouting:
+class BucketRouting(BulkBookkeeping):
     """The I/O-free half of a hash client, shared by HashClient and
     AsyncHashClient: the constructor (the bucket list, the connection
-    settings, one connection slot per distinct bucket, bulk mode off) and
-    which slot serves a command."""
+    settings, one connection slot per distinct bucket, bulk mode off),
+    entering bulk mode, and which slot serves a command."""
 
     __slots__ = ()
 
@@ -85,6 +85,21 @@ class BucketRouting:
     def buckets(self):
         return self._buckets
 
+    # -- bulk mode (buffers and flushing: each client's own) ------------------
+    @property
+    def bulk(self):
+        return self._order is not None
+
+    def bulk_start(self, bulk_size=5000, keep_results=True):
+        """Buffer commands; every ``bulk_size`` commands (all buckets together),
+        write each bucket's batch at once and read the replies.
+
+        ``bulk_size`` 0, None or negative: replies are only read by bulk_stop().
+        """
+        self._bulk_begin(bulk_size, keep_results)
+        self._buffers = [None] * len(self._conns)
+        self._order = []
+
     def _conn_index(self, shard_key, sock):
         """Index into ``_conns`` of the bucket of ``shard_key``, or of bucket ``sock``."""
         if shard_key and not sock:
@@ -114,7 +129,6 @@ def in_command_order(order, replies):
 
 class HashClient(
     BucketRouting,
-    BulkBookkeeping,
     commands.BaseCommand,
     commands.Connection,
     commands.Geo,
@@ -230,20 +244,6 @@ class HashClient(
         return None
 
     # -- bulk mode -----------------------------------------------------------
-    @property
-    def bulk(self):
-        return self._order is not None
-
-    def bulk_start(self, bulk_size=5000, keep_results=True):
-        """Buffer commands; every ``bulk_size`` commands (all buckets together),
-        write each bucket's batch at once and read the replies.
-
-        ``bulk_size`` 0, None or negative: replies are only read by bulk_stop().
-        """
-        self._bulk_begin(bulk_size, keep_results)
-        self._buffers = [None] * len(self._conns)
-        self._order = []
-
     def bulk_stop(self):
         """Flush and leave bulk mode.
 
