@@ -36,6 +36,7 @@ from pyredis.exceptions import (
     PyRedisConnReadTimeout,
     ReplyError,
 )
+from pyredis.connection.errors import connect_failed, gone, read_timeout, write_failed
 from pyredis.connection.settings import ConnectionSettings
 from pyredis.protocol import Reader, pack_command
 
@@ -178,7 +179,7 @@ class AsyncConnection(ConnectionSettings):
     async def _connect(self):
         """Open the transport, authenticate, select (called with the lock held)."""
         if self._closed:
-            raise PyRedisConnError("Connection Gone")
+            raise gone()
         reader = Reader(encoding=self._encoding) if self._encoding else Reader()
         handshake = self._handshake_commands()
         handshake_data = b"".join([pack_command(cmd) for cmd in handshake])
@@ -204,7 +205,7 @@ class AsyncConnection(ConnectionSettings):
         except _CONNECT_ERRORS as exc:
             self._close_now()
             reason = str(exc) or type(exc).__name__
-            raise PyRedisConnError("Failed to connect to %s: %s" % (target, reason)) from exc
+            raise connect_failed(target, reason) from exc
         self._loop = loop
         self._transport = transport
         self._proto = proto
@@ -212,7 +213,7 @@ class AsyncConnection(ConnectionSettings):
         self._gets = reader.gets
         if self._closed:  # closed by another task while we were connecting
             self._close_now()
-            raise PyRedisConnError("Connection Gone")
+            raise gone()
         if handshake:
             # One round trip for AUTH + SELECT + READONLY.
             self._send_now(handshake_data)
@@ -270,7 +271,7 @@ class AsyncConnection(ConnectionSettings):
         if transport is None or self._proto.lost is not None or transport.is_closing():
             lost = self._proto.lost if self._proto is not None else None
             self._close_now()
-            raise PyRedisConnError("Write failed: %s" % (lost or "Connection Gone"))
+            raise write_failed(lost or "Connection Gone")
         transport.write(data)
 
     async def _ensure_connected(self):
@@ -294,7 +295,7 @@ class AsyncConnection(ConnectionSettings):
             await waiter
             if proto.lost is not None:
                 self._close_now()
-                raise PyRedisConnError("Write failed: %s" % (proto.lost,))
+                raise write_failed(proto.lost)
 
     # -- reading -----------------------------------------------------------
     async def _read_one(self):
@@ -316,7 +317,7 @@ class AsyncConnection(ConnectionSettings):
             finally:
                 proto.waiter = None
             if timed_out:
-                raise PyRedisConnReadTimeout("Timeout while reading from the server")
+                raise read_timeout()
             reply = gets()
             if reply is not False:
                 return reply

@@ -32,6 +32,7 @@ from pyredis.exceptions import (
     ReplyError,
 )
 from pyredis._twins import import_twin
+from pyredis.connection.errors import connect_failed, gone, read_timeout, write_failed
 from pyredis.connection.settings import ConnectionSettings
 from pyredis.protocol import Reader, pack_command
 
@@ -100,7 +101,7 @@ class Connection(ConnectionSettings):
     def _connect(self):
         """Open the socket, authenticate, select; return the socket."""
         if self._closed:
-            raise PyRedisConnError("Connection Gone")
+            raise gone()
         # Everything that can fail on bad settings (an unknown encoding, an
         # unpackable password) fails before a socket exists.
         reader = Reader(encoding=self._encoding) if self._encoding else Reader()
@@ -144,7 +145,7 @@ class Connection(ConnectionSettings):
             if sock is not None:
                 sock.close()
             self.close()
-            raise PyRedisConnError("Failed to connect to %s: %s" % (target, exc)) from exc
+            raise connect_failed(target, exc) from exc
         # A blocking plain socket: _io may send/receive on its descriptor.
         self._fd = sock.fileno() if direct else -1
         return sock
@@ -216,7 +217,7 @@ class Connection(ConnectionSettings):
         return the exception to raise (None: re-raise ``exc``)."""
         self.close()
         if isinstance(exc, Exception):
-            return PyRedisConnError("Write failed: %s" % (exc,))
+            return write_failed(exc)
         return None
 
     # -- reading -----------------------------------------------------------
@@ -286,7 +287,7 @@ class Connection(ConnectionSettings):
         if isinstance(exc, _TIMEOUT_ERRORS):
             if close_on_timeout or self._reply_pending():
                 self.close()
-            return PyRedisConnReadTimeout("Timeout while reading from the server")
+            return read_timeout()
         self.close()
         if isinstance(exc, (PyRedisError, ProtocolError)):
             return None
