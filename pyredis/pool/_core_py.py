@@ -55,6 +55,19 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_forget_parent_clients)
 
 
+def _reset_for_failover(pool):
+    """``close_on_err`` and a client came back closed: the server behind the
+    pool probably changed (failover).  Returns the idle clients, to close; the
+    busy ones are retired (closed when they come back).  A rare path, shared
+    with AsyncBasePool (the compiled core has its own)."""
+    to_close = pool._free[:]
+    del pool._free[:]
+    del pool._since[:]
+    pool._retired.update(pool._used)
+    pool._used.clear()
+    return to_close
+
+
 def _check_pool_size(value):
     size = index(value)
     if size < 1:
@@ -319,14 +332,7 @@ class PoolCore:
         self._wake(1)
         if not self.close_on_err:
             return []
-        # The server behind the pool probably changed (failover): close the
-        # idle clients, retire the busy ones (closed when they come back).
-        to_close = self._free[:]
-        del self._free[:]
-        del self._since[:]
-        self._retired.update(used)
-        used.clear()
-        return to_close
+        return _reset_for_failover(self)
 
     # -- helpers ----------------------------------------------------------------
     def _wake(self, count):

@@ -22,7 +22,7 @@ from collections import deque
 from time import monotonic
 
 from pyredis.exceptions import PyRedisError
-from pyredis.pool._core_py import _check_pool_size, _check_seconds
+from pyredis.pool._core_py import _check_pool_size, _check_seconds, _reset_for_failover
 from pyredis.pool.settings import ClientSettings
 
 __all__ = ["AsyncBasePool"]
@@ -333,14 +333,7 @@ class AsyncBasePool(ClientSettings):
         self._slots_freed(1)
         if not self._close_on_err:
             return []
-        # The server behind the pool probably changed (failover): close the
-        # idle clients, retire the busy ones (closed when they come back).
-        to_close = self._free[:]
-        del self._free[:]
-        del self._since[:]
-        self._retired.update(used)
-        used.clear()
-        return to_close
+        return _reset_for_failover(self)
 
     def _hand_to_waiter(self, conn):
         """Give an open client straight to the oldest waiter (True if one took it)."""
