@@ -18,11 +18,15 @@ between awaits, so it is atomic without a lock.  State:
 """
 import asyncio
 import inspect
-from collections import deque
 from time import monotonic
 
 from pyredis.exceptions import PyRedisError
-from pyredis.pool._core_py import _check_pool_size, _check_seconds, _reset_for_failover
+from pyredis.pool._core_py import (
+    PoolState,
+    _check_pool_size,
+    _check_seconds,
+    _reset_for_failover,
+)
 from pyredis.pool.settings import ClientSettings
 
 __all__ = ["AsyncBasePool"]
@@ -51,7 +55,7 @@ async def _close_client(client):
         await result
 
 
-class AsyncBasePool(ClientSettings):
+class AsyncBasePool(PoolState, ClientSettings):
     """Pool of asyncio clients for one event loop; subclasses implement ``_connect()``.
 
     ``_connect()`` returns a new client that has not connected yet (or a
@@ -112,30 +116,12 @@ class AsyncBasePool(ClientSettings):
         self._lock = lock
         self._set_client_settings(database, password, encoding, conn_timeout, read_timeout,
                                   username)
-        self._free = []
-        self._since = []
-        self._used = set()
-        self._retired = set()
-        self._open = 0
-        self._waiters = deque()
+        self._reset_state()
         self._closed = False
         self._to_close = []  # taken out of the pool, to close at the next chance
         self._tasks = set()  # background close tasks (kept referenced until done)
 
-    # -- settings (the client ones: ClientSettings) ----------------------------
-    @property
-    def close_on_err(self):
-        """True: a client that comes back closed makes the pool drop all others."""
-        return self._close_on_err
-
-    @property
-    def pool_timeout(self):
-        return self._pool_timeout
-
-    @property
-    def max_idle_time(self):
-        return self._max_idle_time
-
+    # -- settings (the others: PoolState and ClientSettings) --------------------
     @property
     def pool_size(self):
         return self._pool_size
@@ -154,19 +140,6 @@ class AsyncBasePool(ClientSettings):
         self._hand_out_slots()  # a bigger pool may have room for waiters
         if surplus:
             self._close_in_background()
-
-    @property
-    def _pool_free(self):
-        """Snapshot of the idle clients (read-only; upstream exposed its set)."""
-        return frozenset(self._free)
-
-    @property
-    def _pool_used(self):
-        """Snapshot of the clients in use (read-only; upstream exposed its set)."""
-        return frozenset(self._used) | self._retired
-
-    def _connect(self):
-        raise NotImplementedError("pool subclasses implement _connect()")
 
     # -- the optional caller's lock ------------------------------------------
     async def _lock_acquire(self):
