@@ -71,10 +71,7 @@ class AsyncHashClient(
 
     def _close_now(self):
         """Close every bucket connection without waiting (safe in any except block)."""
-        self.closed = True
-        if self._buffers is not None:  # nothing buffered can be sent any more
-            self._order = []
-            self._buffers = [None] * len(self._conns)
+        self._mark_closed()
         for conn in self._conns:
             if conn is not None:
                 conn._close_now()

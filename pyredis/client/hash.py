@@ -85,6 +85,13 @@ class BucketRouting(BulkBookkeeping):
     def buckets(self):
         return self._buckets
 
+    def _mark_closed(self):
+        """Closing, for good: ``closed`` set, nothing buffered can be sent any more."""
+        self.closed = True
+        if self._buffers is not None:
+            self._order = []
+            self._buffers = [None] * len(self._conns)
+
     # -- bulk mode (buffers and flushing: each client's own) ------------------
     @property
     def bulk(self):
@@ -200,10 +207,7 @@ class HashClient(
 
     def close(self):
         """Close every bucket connection, for good.  Idempotent."""
-        self.closed = True
-        if self._buffers is not None:  # nothing buffered can be sent any more
-            self._order = []
-            self._buffers = [None] * len(self._conns)
+        self._mark_closed()
         for conn in self._conns:
             if conn is not None:
                 conn.close()
