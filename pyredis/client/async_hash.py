@@ -59,16 +59,9 @@ class AsyncHashClient(
     """
 
     _cluster = True
+    _connection_class = AsyncConnection
 
     # -- connections ---------------------------------------------------------
-    def _connection(self, index):
-        conn = self._conns[index]
-        if conn is None:
-            conn = AsyncConnection(**self._targets[index], **self._settings)
-            conn._owner = self
-            self._conns[index] = conn
-        return conn
-
     def _close_now(self):
         """Close every bucket connection without waiting (safe in any except block)."""
         self._mark_closed()

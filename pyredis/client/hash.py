@@ -48,6 +48,7 @@ class BucketRouting(BulkBookkeeping):
     entering bulk mode, and which slot serves a command."""
 
     __slots__ = ()
+    _connection_class = None  # each client's own
 
     def __init__(self, buckets, database=None, password=None, encoding=None, conn_timeout=2,
                  read_timeout=2, username=None, ssl=False, ssl_context=None):
@@ -84,6 +85,18 @@ class BucketRouting(BulkBookkeeping):
     @property
     def buckets(self):
         return self._buckets
+
+    def _connection(self, index):
+        """Bucket connection ``index``, made (not connected) on first use; a
+        closed client makes none (closed is for good)."""
+        conn = self._conns[index]
+        if conn is None:
+            if self.closed:
+                raise PyRedisConnError("Connection Gone")
+            conn = self._connection_class(**self._targets[index], **self._settings)
+            conn._owner = self
+            self._conns[index] = conn
+        return conn
 
     def _mark_closed(self):
         """Closing, for good: ``closed`` set, nothing buffered can be sent any more."""
@@ -193,18 +206,9 @@ class HashClient(
     """
 
     _cluster = True
+    _connection_class = Connection
 
     # -- connections ---------------------------------------------------------
-    def _connection(self, index):
-        conn = self._conns[index]
-        if conn is None:
-            if self.closed:
-                raise PyRedisConnError("Connection Gone")
-            conn = Connection(**self._targets[index], **self._settings)
-            conn._owner = self
-            self._conns[index] = conn
-        return conn
-
     def close(self):
         """Close every bucket connection, for good.  Idempotent."""
         self._mark_closed()
