@@ -5,8 +5,8 @@
   ``read_timeout``, ``username``), read by BasePool and AsyncBasePool.
 * ``TLSSettings``: ``ssl`` / ``ssl_context``, and the one default context
   every pooled connection shares.
-* ``ServerPoolSettings``: the constructor and ``_connect()`` of Pool and
-  AsyncPool (one server, TCP, TLS or unix socket).
+* ``ServerPoolSettings``: the target checks and properties, and
+  ``_connect()``, of Pool and AsyncPool (one server, TCP, TLS or unix socket).
 
 They touch only construction and ``_connect()``: nothing here runs on a
 command's path.  They are listed *after* the base pool in a pool's bases (a
