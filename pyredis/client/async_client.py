@@ -2,13 +2,14 @@
 import sys
 
 from pyredis import commands
-from pyredis.client.client import BULK_WRITE_LIMIT, _DISCARD
+from pyredis.client.bulk import _DISCARD, BulkBookkeeping
+from pyredis.client.client import BULK_WRITE_LIMIT
 from pyredis.connection.async_connection import AsyncConnection
-from pyredis.exceptions import PyRedisError
 from pyredis.protocol import CommandBuffer
 
 
 class AsyncClient(
+    BulkBookkeeping,
     commands.BaseCommand,
     commands.Connection,
     commands.Geo,
@@ -89,22 +90,17 @@ class AsyncClient(
 
         ``bulk_size`` 0, None or negative: replies are only read by bulk_stop().
         """
-        if self._buffer is not None:
-            raise PyRedisError("Already in bulk mode")
-        self._bulk_size = bulk_size if bulk_size and bulk_size > 0 else 0
-        self._bulk_results = [] if keep_results else None
+        self._bulk_begin(bulk_size, keep_results)
         # The buffer never calls back: flushing needs an await, done in _bulk_add.
         self._buffer = CommandBuffer(0, sys.maxsize, None)
         self._bind_fast_path()
 
     async def bulk_stop(self):
         """Flush and leave bulk mode; return the replies since bulk_start (or None)."""
-        if self._buffer is None:
-            raise PyRedisError("Not in bulk mode")
+        self._bulk_check()
         await self._bulk_flush()
         self._buffer = None
-        results = self._bulk_results
-        self._bulk_results = None
+        results = self._bulk_take_results()
         self._bind_fast_path()
         return results
 

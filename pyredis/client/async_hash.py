@@ -2,10 +2,11 @@
 import sys
 
 from pyredis import commands
-from pyredis.client.client import _DISCARD, BULK_WRITE_LIMIT
+from pyredis.client.bulk import _DISCARD
+from pyredis.client.client import BULK_WRITE_LIMIT
 from pyredis.client.hash import BucketRouting, in_command_order
 from pyredis.connection.async_connection import AsyncConnection
-from pyredis.exceptions import PyRedisConnError, PyRedisError
+from pyredis.exceptions import PyRedisConnError
 from pyredis.protocol import CommandBuffer
 
 __all__ = ["AsyncHashClient"]
@@ -58,39 +59,12 @@ class AsyncHashClient(
     """
 
     _cluster = True
-
-    def __init__(self, buckets, database=None, password=None, encoding=None, conn_timeout=2,
-                 read_timeout=2, username=None, ssl=False, ssl_context=None):
-        self._init_buckets(buckets, {
-            "database": database,
-            "password": password,
-            "encoding": encoding,
-            "conn_timeout": conn_timeout,
-            "read_timeout": read_timeout,
-            "username": username,
-            "ssl": ssl,
-            "ssl_context": ssl_context,
-        })
-        self._order = None  # bulk mode: the connection index of each buffered command
-        self._buffers = None
-        self._bulk_size = 0
-        self._bulk_results = None
+    _connection_class = AsyncConnection
 
     # -- connections ---------------------------------------------------------
-    def _connection(self, index):
-        conn = self._conns[index]
-        if conn is None:
-            conn = AsyncConnection(**self._targets[index], **self._settings)
-            conn._owner = self
-            self._conns[index] = conn
-        return conn
-
     def _close_now(self):
         """Close every bucket connection without waiting (safe in any except block)."""
-        self.closed = True
-        if self._buffers is not None:  # nothing buffered can be sent any more
-            self._order = []
-            self._buffers = [None] * len(self._conns)
+        self._mark_closed()
         for conn in self._conns:
             if conn is not None:
                 conn._close_now()
@@ -147,36 +121,16 @@ class AsyncHashClient(
         return None
 
     # -- bulk mode -----------------------------------------------------------
-    @property
-    def bulk(self):
-        return self._order is not None
-
-    def bulk_start(self, bulk_size=5000, keep_results=True):
-        """Buffer commands; every ``bulk_size`` commands (all buckets together),
-        write each bucket's batch at once and read the replies.
-
-        ``bulk_size`` 0, None or negative: replies are only read by bulk_stop().
-        """
-        if self._order is not None:
-            raise PyRedisError("Already in bulk mode")
-        self._bulk_size = bulk_size if bulk_size and bulk_size > 0 else 0
-        self._bulk_results = [] if keep_results else None
-        self._buffers = [None] * len(self._conns)
-        self._order = []
-
     async def bulk_stop(self):
         """Flush and leave bulk mode.
 
         Returns every reply since bulk_start in command order (error replies as
         exception instances), or None when keep_results was False.
         """
-        if self._order is None:
-            raise PyRedisError("Not in bulk mode")
+        self._bulk_check()
         await self._bulk_flush()
         self._order = self._buffers = None
-        results = self._bulk_results
-        self._bulk_results = None
-        return results
+        return self._bulk_take_results()
 
     async def _bulk_write(self, index):
         """Send bucket ``index``'s buffered commands (one write); replies stay pending."""

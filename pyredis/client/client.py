@@ -1,7 +1,7 @@
 """Client: one connection, every command mixin except Subscribe, bulk mode."""
 from pyredis import commands
+from pyredis.client.bulk import _DISCARD, BulkBookkeeping
 from pyredis.connection.connection import Connection
-from pyredis.exceptions import PyRedisError
 from pyredis.protocol import CommandBuffer
 
 # In bulk mode, buffered commands are written out (replies still unread)
@@ -11,6 +11,7 @@ BULK_WRITE_LIMIT = 1 << 20
 
 
 class Client(
+    BulkBookkeeping,
     commands.BaseCommand,
     commands.Connection,
     commands.Geo,
@@ -83,10 +84,7 @@ class Client(
 
         ``bulk_size`` 0, None or negative: replies are only read by bulk_stop().
         """
-        if self._buffer is not None:
-            raise PyRedisError("Already in bulk mode")
-        self._bulk_size = bulk_size if bulk_size and bulk_size > 0 else 0
-        self._bulk_results = [] if keep_results else None
+        self._bulk_begin(bulk_size, keep_results)
         self._buffer = CommandBuffer(self._bulk_size, BULK_WRITE_LIMIT, self._bulk_on_full)
         self._bind_fast_path()
 
@@ -96,12 +94,10 @@ class Client(
         Returns every reply since bulk_start in command order (error replies as
         exception instances), or None when keep_results was False.
         """
-        if self._buffer is None:
-            raise PyRedisError("Not in bulk mode")
+        self._bulk_check()
         self._bulk_flush()
         self._buffer = None  # also breaks the buffer -> bound method -> client cycle
-        results = self._bulk_results
-        self._bulk_results = None
+        results = self._bulk_take_results()
         self._bind_fast_path()
         return results
 
@@ -133,15 +129,3 @@ class Client(
             buffer.take()
             raise
 
-
-class _DiscardList:
-    """A write-only sink for replies nobody keeps (keep_results=False)."""
-
-    __slots__ = ()
-
-    @staticmethod
-    def append(_reply):
-        pass
-
-
-_DISCARD = _DiscardList()

@@ -2,7 +2,8 @@
 from binascii import crc_hqx
 
 from pyredis import commands
-from pyredis.client.client import _DISCARD, BULK_WRITE_LIMIT
+from pyredis.client.bulk import _DISCARD, BulkBookkeeping
+from pyredis.client.client import BULK_WRITE_LIMIT
 from pyredis.connection.connection import Connection
 from pyredis.exceptions import PyRedisConnError, PyRedisError
 from pyredis.helper import SLOTS, ring_slot_from_key
@@ -40,19 +41,30 @@ def parse_buckets(buckets, tls=False):
     return names, targets
 
 
-class BucketRouting:
+class BucketRouting(BulkBookkeeping):
     """The I/O-free half of a hash client, shared by HashClient and
-    AsyncHashClient: the bucket list, one connection slot per distinct
-    bucket, and which slot serves a command."""
+    AsyncHashClient: the constructor (the bucket list, the connection
+    settings, one connection slot per distinct bucket, bulk mode off),
+    entering bulk mode, and which slot serves a command."""
 
     __slots__ = ()
+    _connection_class = None  # each client's own
 
-    def _init_buckets(self, buckets, settings):
-        """Check ``buckets``; ``settings`` are the connection keyword arguments."""
-        names, targets = parse_buckets(
-            buckets, tls=settings.get("ssl") or settings.get("ssl_context") is not None)
+    def __init__(self, buckets, database=None, password=None, encoding=None, conn_timeout=2,
+                 read_timeout=2, username=None, ssl=False, ssl_context=None):
+        names, targets = parse_buckets(buckets, tls=ssl or ssl_context is not None)
         self._buckets = buckets
-        self._settings = settings
+        # The connection keyword arguments of every bucket connection.
+        self._settings = {
+            "database": database,
+            "password": password,
+            "encoding": encoding,
+            "conn_timeout": conn_timeout,
+            "read_timeout": read_timeout,
+            "username": username,
+            "ssl": ssl,
+            "ssl_context": ssl_context,
+        }
         # Distinct buckets get indices 0..k-1: ``_route[bucket index]`` is the
         # index into ``_conns`` (connections, None until first used).
         self._index = {}
@@ -65,10 +77,48 @@ class BucketRouting:
         # A plain attribute: pools read it on every release.  Each bucket
         # connection sets it when it closes (its ``_owner`` is this client).
         self.closed = False
+        self._order = None  # bulk mode: the connection index of each buffered command
+        self._buffers = None
+        self._bulk_size = 0
+        self._bulk_results = None
 
     @property
     def buckets(self):
         return self._buckets
+
+    def _connection(self, index):
+        """Bucket connection ``index``, made (not connected) on first use; a
+        closed client makes none (closed is for good)."""
+        conn = self._conns[index]
+        if conn is None:
+            if self.closed:
+                raise PyRedisConnError("Connection Gone")
+            conn = self._connection_class(**self._targets[index], **self._settings)
+            conn._owner = self
+            self._conns[index] = conn
+        return conn
+
+    def _mark_closed(self):
+        """Closing, for good: ``closed`` set, nothing buffered can be sent any more."""
+        self.closed = True
+        if self._buffers is not None:
+            self._order = []
+            self._buffers = [None] * len(self._conns)
+
+    # -- bulk mode (buffers and flushing: each client's own) ------------------
+    @property
+    def bulk(self):
+        return self._order is not None
+
+    def bulk_start(self, bulk_size=5000, keep_results=True):
+        """Buffer commands; every ``bulk_size`` commands (all buckets together),
+        write each bucket's batch at once and read the replies.
+
+        ``bulk_size`` 0, None or negative: replies are only read by bulk_stop().
+        """
+        self._bulk_begin(bulk_size, keep_results)
+        self._buffers = [None] * len(self._conns)
+        self._order = []
 
     def _conn_index(self, shard_key, sock):
         """Index into ``_conns`` of the bucket of ``shard_key``, or of bucket ``sock``."""
@@ -160,41 +210,12 @@ class HashClient(
     """
 
     _cluster = True
-
-    def __init__(self, buckets, database=None, password=None, encoding=None, conn_timeout=2,
-                 read_timeout=2, username=None, ssl=False, ssl_context=None):
-        self._init_buckets(buckets, {
-            "database": database,
-            "password": password,
-            "encoding": encoding,
-            "conn_timeout": conn_timeout,
-            "read_timeout": read_timeout,
-            "username": username,
-            "ssl": ssl,
-            "ssl_context": ssl_context,
-        })
-        self._order = None  # bulk mode: the connection index of each buffered command
-        self._buffers = None
-        self._bulk_size = 0
-        self._bulk_results = None
+    _connection_class = Connection
 
     # -- connections ---------------------------------------------------------
-    def _connection(self, index):
-        conn = self._conns[index]
-        if conn is None:
-            if self.closed:
-                raise PyRedisConnError("Connection Gone")
-            conn = Connection(**self._targets[index], **self._settings)
-            conn._owner = self
-            self._conns[index] = conn
-        return conn
-
     def close(self):
         """Close every bucket connection, for good.  Idempotent."""
-        self.closed = True
-        if self._buffers is not None:  # nothing buffered can be sent any more
-            self._order = []
-            self._buffers = [None] * len(self._conns)
+        self._mark_closed()
         for conn in self._conns:
             if conn is not None:
                 conn.close()
@@ -235,36 +256,16 @@ class HashClient(
         return None
 
     # -- bulk mode -----------------------------------------------------------
-    @property
-    def bulk(self):
-        return self._order is not None
-
-    def bulk_start(self, bulk_size=5000, keep_results=True):
-        """Buffer commands; every ``bulk_size`` commands (all buckets together),
-        write each bucket's batch at once and read the replies.
-
-        ``bulk_size`` 0, None or negative: replies are only read by bulk_stop().
-        """
-        if self._order is not None:
-            raise PyRedisError("Already in bulk mode")
-        self._bulk_size = bulk_size if bulk_size and bulk_size > 0 else 0
-        self._bulk_results = [] if keep_results else None
-        self._buffers = [None] * len(self._conns)
-        self._order = []
-
     def bulk_stop(self):
         """Flush and leave bulk mode.
 
         Returns every reply since bulk_start in command order (error replies as
         exception instances), or None when keep_results was False.
         """
-        if self._order is None:
-            raise PyRedisError("Not in bulk mode")
+        self._bulk_check()
         self._bulk_flush()
         self._order = self._buffers = None  # also breaks buffer -> callback -> client cycles
-        results = self._bulk_results
-        self._bulk_results = None
-        return results
+        return self._bulk_take_results()
 
     def _bulk_buffer(self, index):
         """The command buffer of bucket connection ``index``, made on first use."""

@@ -30,16 +30,16 @@ A connection belongs to the event loop it first connected in.
 """
 import asyncio
 import os
-import ssl as _ssl
 import weakref
 
 from pyredis.exceptions import (
     PyRedisConnClosed,
     PyRedisConnError,
     PyRedisConnReadTimeout,
-    PyRedisError,
     ReplyError,
 )
+from pyredis.connection.errors import connect_failed, gone, read_timeout, write_failed
+from pyredis.connection.settings import ConnectionSettings
 from pyredis.protocol import Reader, pack_command
 
 __all__ = ["AsyncConnection"]
@@ -163,7 +163,7 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_forget_inherited_connections)
 
 
-class AsyncConnection:
+class AsyncConnection(ConnectionSettings):
     """One asyncio connection to a Redis server, over TCP (optionally TLS) or a
     unix socket.  Same constructor as :class:`~pyredis.connection.Connection`.
 
@@ -176,36 +176,13 @@ class AsyncConnection:
     (pools then skip it; the sync twin only learns of it on the next use).
     """
 
-    def __init__(self, host=None, port=6379, unix_sock=None, database=None, password=None,
-                 encoding=None, conn_timeout=2, read_only=False, read_timeout=2,
-                 sentinel=False, username=None, ssl=False, ssl_context=None):
-        if bool(host) == bool(unix_sock):
-            raise PyRedisError("Exactly one of host or unix_sock must be given")
-        if (ssl or ssl_context is not None) and not host:
-            raise PyRedisError("TLS (ssl/ssl_context) needs a host, not a unix socket")
-        self.host = host
-        self.port = port
-        self.unix_sock = unix_sock
-        self.database = database
-        self.password = password
-        self.username = username
-        self._encoding = encoding
-        self._conn_timeout = conn_timeout
-        self._read_timeout = read_timeout
-        self._read_only = read_only
-        self._sentinel = sentinel
-        self._ssl = bool(ssl)
-        self._ssl_context = ssl_context
+    def _init_state(self):
         self._loop = None
         self._proto = None  # the _ReplyStream once connected
         self._transport = None
         self._reader = None
         self._gets = None
         self._lock = None  # asyncio.Lock, made in the loop that first uses it
-        self._closed = False
-        # A plain attribute, kept in step with the owning client's (see Connection).
-        self.closed = False
-        self._owner = None
 
     # -- connecting --------------------------------------------------------
     def _get_lock(self):
@@ -217,7 +194,7 @@ class AsyncConnection:
     async def _connect(self):
         """Open the transport, authenticate, select (called with the lock held)."""
         if self._closed:
-            raise PyRedisConnError("Connection Gone")
+            raise gone()
         reader = Reader(encoding=self._encoding) if self._encoding else Reader()
         handshake = self._handshake_commands()
         handshake_data = b"".join([pack_command(cmd) for cmd in handshake])
@@ -243,7 +220,7 @@ class AsyncConnection:
         except _CONNECT_ERRORS as exc:
             self._close_now()
             reason = str(exc) or type(exc).__name__
-            raise PyRedisConnError("Failed to connect to %s: %s" % (target, reason)) from exc
+            raise connect_failed(target, reason) from exc
         self._loop = loop
         self._transport = transport
         self._proto = proto
@@ -252,7 +229,7 @@ class AsyncConnection:
         self._gets = reader.gets
         if self._closed:  # closed by another task while we were connecting
             self._close_now()
-            raise PyRedisConnError("Connection Gone")
+            raise gone()
         if handshake:
             # One round trip for AUTH + SELECT + READONLY.
             self._send_now(handshake_data)
@@ -265,25 +242,6 @@ class AsyncConnection:
                 if isinstance(reply, ReplyError):
                     self._close_now()
                     raise reply
-
-    def _tls_context(self):
-        if self._ssl_context is None and self._ssl:
-            self._ssl_context = _ssl.create_default_context()
-        return self._ssl_context
-
-    def _handshake_commands(self):
-        cmds = []
-        if self.password:
-            if self.username:
-                cmds.append((b"AUTH", self.username, self.password))
-            else:
-                cmds.append((b"AUTH", self.password))
-        if not self._sentinel:
-            if self.database is not None and self.database != 0:
-                cmds.append((b"SELECT", self.database))
-            if self._read_only:
-                cmds.append((b"READONLY",))
-        return cmds
 
     # -- closing -----------------------------------------------------------
     def _ended(self):
@@ -340,7 +298,7 @@ class AsyncConnection:
         if transport is None or self._proto.lost is not None or transport.is_closing():
             lost = self._proto.lost if self._proto is not None else None
             self._close_now()
-            raise PyRedisConnError("Write failed: %s" % (lost or "Connection Gone"))
+            raise write_failed(lost or "Connection Gone")
         transport.write(data)
 
     async def _ensure_connected(self):
@@ -366,7 +324,7 @@ class AsyncConnection:
             await waiter
             if proto.lost is not None:
                 self._close_now()
-                raise PyRedisConnError("Write failed: %s" % (proto.lost,))
+                raise write_failed(proto.lost)
 
     # -- reading -----------------------------------------------------------
     async def _read_one(self):
@@ -388,7 +346,7 @@ class AsyncConnection:
             finally:
                 proto.waiter = None
             if timed_out:
-                raise PyRedisConnReadTimeout("Timeout while reading from the server")
+                raise read_timeout()
             reply = gets()
             if reply is not False:
                 return reply
@@ -474,8 +432,5 @@ class AsyncConnection:
     async def __aexit__(self, *exc_info):
         await self.close()
 
-    def __repr__(self):
-        where = self.unix_sock if self.unix_sock else "%s:%s" % (self.host, self.port)
-        state = "closed" if self._closed else (
-            "connected" if self._transport is not None else "idle")
-        return "<%s %s %s>" % (type(self).__name__, where, state)
+    def _connected(self):
+        return self._transport is not None

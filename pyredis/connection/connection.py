@@ -19,7 +19,6 @@ Rules it keeps (DESIGN.md, "Reliability rules"):
 """
 import os
 import socket
-import ssl as _ssl
 import struct
 import sys
 import weakref
@@ -33,6 +32,8 @@ from pyredis.exceptions import (
     ReplyError,
 )
 from pyredis._twins import import_twin
+from pyredis.connection.errors import connect_failed, gone, read_timeout, write_failed
+from pyredis.connection.settings import ConnectionSettings
 from pyredis.protocol import Reader, pack_command
 
 # send/receive loops: compiled (on the descriptor, GIL released) or pure
@@ -77,55 +78,30 @@ def _timeval(seconds):
     return struct.pack("ll", whole, micros)
 
 
-class Connection:
+class Connection(ConnectionSettings):
     """One connection to a Redis server, over TCP (optionally TLS) or a unix socket.
 
-    No I/O happens in the constructor; the socket is opened on first use.
+    No I/O happens in the constructor (ConnectionSettings); the socket is
+    opened on first use.
     """
 
-    def __init__(self, host=None, port=6379, unix_sock=None, database=None, password=None,
-                 encoding=None, conn_timeout=2, read_only=False, read_timeout=2,
-                 sentinel=False, username=None, ssl=False, ssl_context=None):
-        if bool(host) == bool(unix_sock):
-            raise PyRedisError("Exactly one of host or unix_sock must be given")
-        if (ssl or ssl_context is not None) and not host:
-            raise PyRedisError("TLS (ssl/ssl_context) needs a host, not a unix socket")
-        self.host = host
-        self.port = port
-        self.unix_sock = unix_sock
-        self.database = database
-        self.password = password
-        self.username = username
-        self._encoding = encoding
-        self._conn_timeout = conn_timeout
-        self._read_timeout = read_timeout
-        self._read_only = read_only
-        self._sentinel = sentinel
-        self._ssl = bool(ssl)
-        self._ssl_context = ssl_context
+    def _init_state(self):
         self._sock = None
         self._fd = -1  # the socket's descriptor when _io may use it directly
         self._reader = None
         self._feed = self._gets = None  # the reader's bound methods, for _io
         self._buf = None
-        self._closed = False
-        # ``closed`` is a plain attribute, here and on the client that owns this
-        # connection (``_owner``): pools read it on every release, and a dict
-        # slot costs a third of a property call.  close() keeps both in step.
-        self.closed = False
-        self._owner = None
         self._requester = _io.Requester(self, pack_command, ReplyError)
         if type(self).execute is Connection.execute:
             # The hot path: ``conn.execute`` (and so Client.execute) is the
             # requester itself, with no Python frame of ours.
             self.execute = self._requester
 
-
     # -- connecting --------------------------------------------------------
     def _connect(self):
         """Open the socket, authenticate, select; return the socket."""
         if self._closed:
-            raise PyRedisConnError("Connection Gone")
+            raise gone()
         # Everything that can fail on bad settings (an unknown encoding, an
         # unpackable password) fails before a socket exists.
         reader = Reader(encoding=self._encoding) if self._encoding else Reader()
@@ -169,15 +145,13 @@ class Connection:
             if sock is not None:
                 sock.close()
             self.close()
-            raise PyRedisConnError("Failed to connect to %s: %s" % (target, exc)) from exc
+            raise connect_failed(target, exc) from exc
         # A blocking plain socket: _io may send/receive on its descriptor.
         self._fd = sock.fileno() if direct else -1
         return sock
 
     def _wrap_tls(self, sock):
-        context = self._ssl_context
-        if context is None:
-            context = self._ssl_context = _ssl.create_default_context()
+        context = self._tls_context()
         host = self.host
         if isinstance(host, (bytes, bytearray)):
             host = host.decode("ascii")
@@ -199,21 +173,6 @@ class Connection:
             return True
         sock.settimeout(timeout)
         return timeout is None and not tls and KERNEL_TIMEOUTS
-
-    def _handshake_commands(self):
-        cmds = []
-        if self.password:
-            if self.username:
-                cmds.append((b"AUTH", self.username, self.password))
-            else:
-                cmds.append((b"AUTH", self.password))
-        if not self._sentinel:
-            # A new connection starts on database 0: SELECT 0 would be a no-op.
-            if self.database is not None and self.database != 0:
-                cmds.append((b"SELECT", self.database))
-            if self._read_only:
-                cmds.append((b"READONLY",))
-        return cmds
 
     # -- closing -----------------------------------------------------------
     def close(self):
@@ -258,7 +217,7 @@ class Connection:
         return the exception to raise (None: re-raise ``exc``)."""
         self.close()
         if isinstance(exc, Exception):
-            return PyRedisConnError("Write failed: %s" % (exc,))
+            return write_failed(exc)
         return None
 
     # -- reading -----------------------------------------------------------
@@ -328,7 +287,7 @@ class Connection:
         if isinstance(exc, _TIMEOUT_ERRORS):
             if close_on_timeout or self._reply_pending():
                 self.close()
-            return PyRedisConnReadTimeout("Timeout while reading from the server")
+            return read_timeout()
         self.close()
         if isinstance(exc, (PyRedisError, ProtocolError)):
             return None
@@ -353,10 +312,8 @@ class Connection:
     def __exit__(self, *exc_info):
         self.close()
 
-    def __repr__(self):
-        where = self.unix_sock if self.unix_sock else "%s:%s" % (self.host, self.port)
-        state = "closed" if self._closed else ("connected" if self._sock is not None else "idle")
-        return "<%s %s %s>" % (type(self).__name__, where, state)
+    def _connected(self):
+        return self._sock is not None
 
 
 class _FeedWatch:

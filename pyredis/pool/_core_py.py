@@ -55,6 +55,19 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_forget_parent_clients)
 
 
+def _reset_for_failover(pool):
+    """``close_on_err`` and a client came back closed: the server behind the
+    pool probably changed (failover).  Returns the idle clients, to close; the
+    busy ones are retired (closed when they come back).  A rare path, shared
+    with AsyncBasePool (the compiled core has its own)."""
+    to_close = pool._free[:]
+    del pool._free[:]
+    del pool._since[:]
+    pool._retired.update(pool._used)
+    pool._used.clear()
+    return to_close
+
+
 def _check_pool_size(value):
     size = index(value)
     if size < 1:
@@ -71,7 +84,48 @@ def _check_seconds(name, value):
     return seconds
 
 
-class PoolCore:
+class PoolState:
+    """The state both this core and AsyncBasePool keep (see the module
+    docstring), and its read-only views.  The compiled core has its own."""
+
+    __slots__ = ()
+
+    def _reset_state(self):
+        self._free = []
+        self._since = []
+        self._used = set()
+        self._retired = set()
+        self._open = 0
+        self._waiters = deque()
+
+    @property
+    def pool_timeout(self):
+        return self._pool_timeout
+
+    @property
+    def max_idle_time(self):
+        return self._max_idle_time
+
+    @property
+    def close_on_err(self):
+        """True: a client that comes back closed makes the pool drop all others."""
+        return self._close_on_err
+
+    @property
+    def _pool_free(self):
+        """Snapshot of the idle clients (read-only; upstream exposed its set)."""
+        return frozenset(self._free)
+
+    @property
+    def _pool_used(self):
+        """Snapshot of the clients in use (read-only; upstream exposed its set)."""
+        return frozenset(self._used) | self._retired
+
+    def _connect(self):
+        raise NotImplementedError("pool subclasses implement _connect()")
+
+
+class PoolCore(PoolState):
     """Thread-safe, fork-safe set of reusable clients (see the module docstring).
 
     ``pool_size``: most clients open at once.  ``lock``: an object with
@@ -92,14 +146,6 @@ class PoolCore:
         self._reset_state()
         self._closed = False
         _POOLS.add(self)
-
-    def _reset_state(self):
-        self._free = []
-        self._since = []
-        self._used = set()
-        self._retired = set()
-        self._open = 0
-        self._waiters = deque()
 
     def _after_fork_in_child(self):
         # Drop, never close: the parent owns those connections.  A caller's own
@@ -130,32 +176,6 @@ class PoolCore:
         finally:
             lock.release()
         self._discard(surplus)  # in-use surplus is trimmed on release
-
-    @property
-    def pool_timeout(self):
-        return self._pool_timeout
-
-    @property
-    def max_idle_time(self):
-        return self._max_idle_time
-
-    @property
-    def close_on_err(self):
-        """True: a client that comes back closed makes the pool drop all others."""
-        return self._close_on_err
-
-    @property
-    def _pool_free(self):
-        """Snapshot of the idle clients (read-only; upstream exposed its set)."""
-        return frozenset(self._free)
-
-    @property
-    def _pool_used(self):
-        """Snapshot of the clients in use (read-only; upstream exposed its set)."""
-        return frozenset(self._used) | self._retired
-
-    def _connect(self):
-        raise NotImplementedError("pool subclasses implement _connect()")
 
     # -- hot path ------------------------------------------------------------
     def acquire(self, timeout=None):
@@ -334,14 +354,7 @@ class PoolCore:
         self._wake(1)
         if not self.close_on_err:
             return []
-        # The server behind the pool probably changed (failover): close the
-        # idle clients, retire the busy ones (closed when they come back).
-        to_close = self._free[:]
-        del self._free[:]
-        del self._since[:]
-        self._retired.update(used)
-        used.clear()
-        return to_close
+        return _reset_for_failover(self)
 
     # -- helpers ----------------------------------------------------------------
     def _wake(self, count):

@@ -18,11 +18,16 @@ between awaits, so it is atomic without a lock.  State:
 """
 import asyncio
 import inspect
-from collections import deque
 from time import monotonic
 
 from pyredis.exceptions import PyRedisError
-from pyredis.pool._core_py import _check_pool_size, _check_seconds
+from pyredis.pool._core_py import (
+    PoolState,
+    _check_pool_size,
+    _check_seconds,
+    _reset_for_failover,
+)
+from pyredis.pool.settings import ClientSettings
 
 __all__ = ["AsyncBasePool"]
 
@@ -50,7 +55,7 @@ async def _close_client(client):
         await result
 
 
-class AsyncBasePool:
+class AsyncBasePool(PoolState, ClientSettings):
     """Pool of asyncio clients for one event loop; subclasses implement ``_connect()``.
 
     ``_connect()`` returns a new client that has not connected yet (or a
@@ -109,60 +114,14 @@ class AsyncBasePool:
         self._pool_timeout = _check_seconds("pool_timeout", pool_timeout)
         self._max_idle_time = _check_seconds("max_idle_time", max_idle_time)
         self._lock = lock
-        self._database = database
-        self._password = password
-        self._encoding = encoding
-        self._conn_timeout = conn_timeout
-        self._read_timeout = read_timeout
-        self._username = username
-        self._free = []
-        self._since = []
-        self._used = set()
-        self._retired = set()
-        self._open = 0
-        self._waiters = deque()
+        self._set_client_settings(database, password, encoding, conn_timeout, read_timeout,
+                                  username)
+        self._reset_state()
         self._closed = False
         self._to_close = []  # taken out of the pool, to close at the next chance
         self._tasks = set()  # background close tasks (kept referenced until done)
 
-    # -- settings ------------------------------------------------------------
-    @property
-    def database(self):
-        return self._database
-
-    @property
-    def password(self):
-        return self._password
-
-    @property
-    def encoding(self):
-        return self._encoding
-
-    @property
-    def conn_timeout(self):
-        return self._conn_timeout
-
-    @property
-    def read_timeout(self):
-        return self._read_timeout
-
-    @property
-    def username(self):
-        return self._username
-
-    @property
-    def close_on_err(self):
-        """True: a client that comes back closed makes the pool drop all others."""
-        return self._close_on_err
-
-    @property
-    def pool_timeout(self):
-        return self._pool_timeout
-
-    @property
-    def max_idle_time(self):
-        return self._max_idle_time
-
+    # -- settings (the others: PoolState and ClientSettings) --------------------
     @property
     def pool_size(self):
         return self._pool_size
@@ -181,19 +140,6 @@ class AsyncBasePool:
         self._hand_out_slots()  # a bigger pool may have room for waiters
         if surplus:
             self._close_in_background()
-
-    @property
-    def _pool_free(self):
-        """Snapshot of the idle clients (read-only; upstream exposed its set)."""
-        return frozenset(self._free)
-
-    @property
-    def _pool_used(self):
-        """Snapshot of the clients in use (read-only; upstream exposed its set)."""
-        return frozenset(self._used) | self._retired
-
-    def _connect(self):
-        raise NotImplementedError("pool subclasses implement _connect()")
 
     # -- the optional caller's lock ------------------------------------------
     async def _lock_acquire(self):
@@ -392,14 +338,7 @@ class AsyncBasePool:
         self._slots_freed(1)
         if not self._close_on_err:
             return []
-        # The server behind the pool probably changed (failover): close the
-        # idle clients, retire the busy ones (closed when they come back).
-        to_close = self._free[:]
-        del self._free[:]
-        del self._since[:]
-        self._retired.update(used)
-        used.clear()
-        return to_close
+        return _reset_for_failover(self)
 
     def _hand_to_waiter(self, conn):
         """Give an open client straight to the oldest waiter (True if one took it)."""

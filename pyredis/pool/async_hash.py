@@ -3,6 +3,7 @@ from pyredis import commands
 from pyredis.client.async_hash import AsyncHashClient
 from pyredis.pool.async_base import AsyncBasePool
 from pyredis.pool.hash import HashPoolSettings
+from pyredis.pool.settings import TLSSettings
 
 __all__ = ["AsyncHashPool"]
 
@@ -10,6 +11,7 @@ __all__ = ["AsyncHashPool"]
 class AsyncHashPool(
     HashPoolSettings,
     AsyncBasePool,
+    TLSSettings,
     commands.Connection,
     commands.Geo,
     commands.Hash,

@@ -4,16 +4,18 @@ A thin shim over the pool core (``_core``, compiled, or its twin ``_core_py``):
 ``acquire``, ``release``, ``execute``, ``close``, ``lease`` and the
 ``pool_size`` property are the core's own methods, so a command run through a
 pool costs no extra Python layer.  This class adds the connection settings
-that subclasses hand to the clients they create in ``_connect()``.
+(pool/settings.py ClientSettings, shared with AsyncBasePool) that subclasses
+hand to the clients they create in ``_connect()``.
 """
 from pyredis._twins import import_twin
+from pyredis.pool.settings import ClientSettings
 
 _core = import_twin("pyredis.pool", "_core")
 
 __all__ = ["BasePool"]
 
 
-class BasePool(_core.PoolCore):
+class BasePool(_core.PoolCore, ClientSettings):
     """Thread-safe, fork-safe pool of clients; subclasses implement ``_connect()``.
 
     ``_connect()`` returns a new client that has not connected yet (it connects
@@ -63,36 +65,8 @@ class BasePool(_core.PoolCore):
                  read_timeout=2, pool_size=16, lock=None, username=None, *,
                  pool_timeout=None, max_idle_time=None):
         super().__init__(pool_size, lock, pool_timeout=pool_timeout, max_idle_time=max_idle_time)
-        self._database = database
-        self._password = password
-        self._encoding = encoding
-        self._conn_timeout = conn_timeout
-        self._read_timeout = read_timeout
-        self._username = username
-
-    @property
-    def database(self):
-        return self._database
-
-    @property
-    def password(self):
-        return self._password
-
-    @property
-    def encoding(self):
-        return self._encoding
-
-    @property
-    def conn_timeout(self):
-        return self._conn_timeout
-
-    @property
-    def read_timeout(self):
-        return self._read_timeout
-
-    @property
-    def username(self):
-        return self._username
+        self._set_client_settings(database, password, encoding, conn_timeout, read_timeout,
+                                  username)
 
     def _connect(self):
         raise NotImplementedError("pool subclasses implement _connect()")

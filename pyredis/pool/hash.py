@@ -1,16 +1,16 @@
 """HashPool: a BasePool of HashClients (static client-side sharding)."""
-import ssl as _ssl
-
 from pyredis import commands
 from pyredis.client.hash import HashClient, parse_buckets
 from pyredis.pool.base import BasePool
+from pyredis.pool.settings import TLSSettings
 
 __all__ = ["HashPool", "HashPoolSettings"]
 
 
 class HashPoolSettings:
     """What HashPool and AsyncHashPool share: the bucket list and TLS settings,
-    and the client each new pooled connection is (``_client_class``)."""
+    and the client each new pooled connection is (``_client_class``).  The
+    pools also list TLSSettings, after their base pool (see pool/settings.py)."""
 
     __slots__ = ()
     _client_class = HashClient
@@ -19,42 +19,21 @@ class HashPoolSettings:
         parse_buckets(buckets, tls=ssl or ssl_context is not None)
         super().__init__(**basepool_kwargs)
         self._buckets = buckets
-        self._ssl = bool(ssl)
-        self._ssl_context = ssl_context
+        self._set_tls(ssl, ssl_context)
 
     @property
     def buckets(self):
         return self._buckets
 
-    @property
-    def ssl(self):
-        """True when connections use TLS."""
-        return self._ssl or self._ssl_context is not None
-
-    @property
-    def ssl_context(self):
-        return self._ssl_context
-
     def _connect(self):
-        context = self._ssl_context
-        if context is None and self._ssl:
-            # Built on first use (it reads the system CA store), then shared.
-            context = self._ssl_context = _ssl.create_default_context()
         return self._client_class(
-            self._buckets,
-            database=self.database,
-            password=self.password,
-            encoding=self.encoding,
-            conn_timeout=self.conn_timeout,
-            read_timeout=self.read_timeout,
-            username=self.username,
-            ssl_context=context,
-        )
+            self._buckets, ssl_context=self._tls_context(), **self._client_kwargs())
 
 
 class HashPool(
     HashPoolSettings,
     BasePool,
+    TLSSettings,
     commands.Connection,
     commands.Geo,
     commands.Hash,

@@ -1,0 +1,80 @@
+"""Connection settings shared by Connection and AsyncConnection (no I/O here):
+the constructor's checks and attributes, the TLS context and the handshake."""
+import ssl as _ssl
+
+from pyredis.exceptions import PyRedisError
+
+__all__ = ["ConnectionSettings", "check_target"]
+
+
+def check_target(host, unix_sock, tls):
+    """Refuse settings no connection could be made with (also used by pools,
+    so that a bad pool fails at construction, not at its first command)."""
+    if bool(host) == bool(unix_sock):
+        raise PyRedisError("Exactly one of host or unix_sock must be given")
+    if tls and not host:
+        raise PyRedisError("TLS (ssl/ssl_context) needs a host, not a unix socket")
+
+
+class ConnectionSettings:
+    """The constructor of both connection classes: checks and stores the
+    settings, then ``_init_state()`` (each class's own, I/O-free) sets up the
+    rest.  No I/O happens here; the connection is opened on first use."""
+
+    __slots__ = ()
+
+    def __init__(self, host=None, port=6379, unix_sock=None, database=None, password=None,
+                 encoding=None, conn_timeout=2, read_only=False, read_timeout=2,
+                 sentinel=False, username=None, ssl=False, ssl_context=None):
+        check_target(host, unix_sock, ssl or ssl_context is not None)
+        self.host = host
+        self.port = port
+        self.unix_sock = unix_sock
+        self.database = database
+        self.password = password
+        self.username = username
+        self._encoding = encoding
+        self._conn_timeout = conn_timeout
+        self._read_timeout = read_timeout
+        self._read_only = read_only
+        self._sentinel = sentinel
+        self._ssl = bool(ssl)
+        self._ssl_context = ssl_context
+        self._closed = False
+        # ``closed`` is a plain attribute, here and on the client that owns this
+        # connection (``_owner``): pools read it on every release, and a dict
+        # slot costs a third of a property call.  Closing keeps both in step.
+        self.closed = False
+        self._owner = None
+        self._init_state()
+
+    def _init_state(self):
+        raise NotImplementedError("connection classes implement _init_state()")
+
+    def _tls_context(self):
+        """The context to wrap a new connection in (None: no TLS); ``ssl=True``
+        makes a default one on first use."""
+        if self._ssl_context is None and self._ssl:
+            self._ssl_context = _ssl.create_default_context()
+        return self._ssl_context
+
+    def _handshake_commands(self):
+        """AUTH, SELECT and READONLY as the settings ask (sent in one write)."""
+        cmds = []
+        if self.password:
+            if self.username:
+                cmds.append((b"AUTH", self.username, self.password))
+            else:
+                cmds.append((b"AUTH", self.password))
+        if not self._sentinel:
+            # A new connection starts on database 0: SELECT 0 would be a no-op.
+            if self.database is not None and self.database != 0:
+                cmds.append((b"SELECT", self.database))
+            if self._read_only:
+                cmds.append((b"READONLY",))
+        return cmds
+
+    def __repr__(self):
+        where = self.unix_sock if self.unix_sock else "%s:%s" % (self.host, self.port)
+        state = "closed" if self._closed else ("connected" if self._connected() else "idle")
+        return "<%s %s %s>" % (type(self).__name__, where, state)
