@@ -6,11 +6,6 @@
 """
 from pyredis import protocol  # noqa: F401  (chooses the protocol twins)
 from pyredis.client import (
-    AsyncClient,
-    AsyncClusterClient,
-    AsyncHashClient,
-    AsyncPubSubClient,
-    AsyncSentinelClient,
     Client,
     ClusterClient,
     HashClient,
@@ -27,11 +22,6 @@ from pyredis.exceptions import (
     ReplyError,
 )
 from pyredis.pool import (  # chooses the pool-core twin
-    AsyncClusterPool,
-    AsyncHashPool,
-    AsyncPool,
-    AsyncSentinelHashPool,
-    AsyncSentinelPool,
     ClusterPool,
     HashPool,
     Pool,
@@ -39,6 +29,7 @@ from pyredis.pool import (  # chooses the pool-core twin
     SentinelPool,
 )
 from pyredis.url import get_by_url
+from pyredis._lazy import lazy_getattr
 from pyredis._twins import all_compiled
 
 # Evaluated after every twin has been chosen (protocol and pool core above).
@@ -74,3 +65,17 @@ __all__ = [
     "ProtocolError",
     "ReplyError",
 ]
+
+# The asyncio classes are imported on first use (see pyredis._lazy).
+__getattr__ = lazy_getattr(globals(), {
+    "AsyncClient": "pyredis.client.async_client",
+    "AsyncClusterClient": "pyredis.client.async_cluster",
+    "AsyncHashClient": "pyredis.client.async_hash",
+    "AsyncPubSubClient": "pyredis.client.async_pubsub",
+    "AsyncSentinelClient": "pyredis.client.async_sentinel",
+    "AsyncPool": "pyredis.pool.async_pool",
+    "AsyncClusterPool": "pyredis.pool.async_cluster",
+    "AsyncHashPool": "pyredis.pool.async_hash",
+    "AsyncSentinelPool": "pyredis.pool.async_sentinel",
+    "AsyncSentinelHashPool": "pyredis.pool.async_sentinel_hash",
+})

@@ -1,5 +1,6 @@
 """The public names of API.md section 1, module by module (upstream's layout)."""
 import importlib
+import os
 import inspect
 
 import pytest
@@ -60,3 +61,15 @@ def test_async_classes_run_commands_as_coroutines(name):
 
 def test_no_version_attribute():
     assert not hasattr(pyredis, "__version__")  # as upstream
+
+
+def test_importing_pyredis_leaves_asyncio_alone_until_an_async_class_is_used():
+    import subprocess
+    import sys
+
+    code = ("import sys, pyredis; before = 'asyncio' in sys.modules; "
+            "pyredis.AsyncPool; print(before, 'asyncio' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], stdout=subprocess.PIPE, check=True,
+                         universal_newlines=True, cwd=os.path.dirname(os.path.dirname(
+                             os.path.abspath(pyredis.__file__)))).stdout
+    assert out.split() == ["False", "True"]

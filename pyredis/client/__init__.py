@@ -1,19 +1,25 @@
 """Clients: one connection each (pools lease them)."""
-from pyredis.client.async_client import AsyncClient
-from pyredis.client.async_cluster import AsyncClusterClient
-from pyredis.client.async_hash import AsyncHashClient
-from pyredis.client.async_pubsub import AsyncPubSubClient
-from pyredis.client.async_sentinel import AsyncSentinelClient
 from pyredis.client.client import Client
 from pyredis.client.cluster import ClusterClient
 from pyredis.client.hash import HashClient
 from pyredis.client.pubsub import PubSubClient
 from pyredis.client.sentinel import SentinelClient
-from pyredis.connection import AsyncConnection, Connection
-from pyredis.async_helper import AsyncClusterMap
+from pyredis._lazy import lazy_getattr
+from pyredis.connection import Connection
 from pyredis.helper import ClusterMap, dict_from_list
 
 __all__ = ["Client", "ClusterClient", "HashClient", "PubSubClient", "SentinelClient",
            "AsyncClient", "AsyncClusterClient", "AsyncHashClient", "AsyncPubSubClient",
            "AsyncSentinelClient", "Connection", "AsyncConnection",
            "dict_from_list", "ClusterMap", "AsyncClusterMap"]
+
+# The asyncio classes are imported on first use (see pyredis._lazy).
+__getattr__ = lazy_getattr(globals(), {
+    "AsyncClient": "pyredis.client.async_client",
+    "AsyncClusterClient": "pyredis.client.async_cluster",
+    "AsyncHashClient": "pyredis.client.async_hash",
+    "AsyncPubSubClient": "pyredis.client.async_pubsub",
+    "AsyncSentinelClient": "pyredis.client.async_sentinel",
+    "AsyncConnection": "pyredis.connection.async_connection",
+    "AsyncClusterMap": "pyredis.async_helper",
+})

@@ -2,12 +2,6 @@
 from random import shuffle  # noqa: F401  (upstream exposes it here)
 
 from pyredis.client import (  # noqa: F401  (upstream re-exports the clients here)
-    AsyncClient,
-    AsyncClusterClient,
-    AsyncClusterMap,
-    AsyncHashClient,
-    AsyncPubSubClient,
-    AsyncSentinelClient,
     Client,
     ClusterClient,
     ClusterMap,
@@ -15,12 +9,7 @@ from pyredis.client import (  # noqa: F401  (upstream re-exports the clients her
     PubSubClient,
     SentinelClient,
 )
-from pyredis.pool.async_base import AsyncBasePool
-from pyredis.pool.async_cluster import AsyncClusterPool
-from pyredis.pool.async_hash import AsyncHashPool
-from pyredis.pool.async_pool import AsyncPool
-from pyredis.pool.async_sentinel import AsyncSentinelPool
-from pyredis.pool.async_sentinel_hash import AsyncSentinelHashPool
+from pyredis._lazy import lazy_getattr
 from pyredis.pool.base import BasePool
 from pyredis.pool.cluster import ClusterPool
 from pyredis.pool.hash import HashPool
@@ -31,3 +20,19 @@ from pyredis.pool.sentinel_hash import SentinelHashPool
 __all__ = ["BasePool", "Pool", "ClusterPool", "HashPool", "SentinelPool", "SentinelHashPool",
            "AsyncBasePool", "AsyncPool", "AsyncClusterPool", "AsyncHashPool", "AsyncSentinelPool",
            "AsyncSentinelHashPool"]
+
+# The asyncio classes are imported on first use (see pyredis._lazy).
+__getattr__ = lazy_getattr(globals(), {
+    "AsyncBasePool": "pyredis.pool.async_base",
+    "AsyncPool": "pyredis.pool.async_pool",
+    "AsyncClusterPool": "pyredis.pool.async_cluster",
+    "AsyncHashPool": "pyredis.pool.async_hash",
+    "AsyncSentinelPool": "pyredis.pool.async_sentinel",
+    "AsyncSentinelHashPool": "pyredis.pool.async_sentinel_hash",
+    "AsyncClient": "pyredis.client.async_client",
+    "AsyncClusterClient": "pyredis.client.async_cluster",
+    "AsyncHashClient": "pyredis.client.async_hash",
+    "AsyncPubSubClient": "pyredis.client.async_pubsub",
+    "AsyncSentinelClient": "pyredis.client.async_sentinel",
+    "AsyncClusterMap": "pyredis.async_helper",
+})
