@@ -10,19 +10,7 @@ from pyredis.protocol import CommandBuffer
 
 class AsyncClient(
     BulkBookkeeping,
-    commands.BaseCommand,
-    commands.Connection,
-    commands.Geo,
-    commands.Hash,
-    commands.HyperLogLog,
-    commands.Key,
-    commands.List,
-    commands.Publish,
-    commands.Scripting,
-    commands.Set,
-    commands.SSet,
-    commands.String,
-    commands.Transaction,
+    *commands.CLIENT_MIXINS,
 ):
     """A single asyncio connection to a Redis server; command methods return
     coroutines (``await client.get("k")``).

@@ -20,18 +20,7 @@ __all__ = ["AsyncClusterClient"]
 
 class AsyncClusterClient(
     ClusterRouting,
-    commands.BaseCommand,
-    commands.Connection,
-    commands.Geo,
-    commands.Hash,
-    commands.HyperLogLog,
-    commands.Key,
-    commands.List,
-    commands.Scripting,
-    commands.Set,
-    commands.SSet,
-    commands.String,
-    commands.Transaction,
+    *commands.CLUSTER_CLIENT_MIXINS,
 ):
     """A Redis Cluster client for asyncio: one lazily opened
     :class:`~pyredis.connection.AsyncConnection` per node; command methods

@@ -14,19 +14,7 @@ __all__ = ["AsyncHashClient"]
 
 class AsyncHashClient(
     BucketRouting,
-    commands.BaseCommand,
-    commands.Connection,
-    commands.Geo,
-    commands.Hash,
-    commands.HyperLogLog,
-    commands.Key,
-    commands.List,
-    commands.Publish,
-    commands.Scripting,
-    commands.Set,
-    commands.SSet,
-    commands.String,
-    commands.Transaction,
+    *commands.CLIENT_MIXINS,
 ):
     """Static sharding over independent servers, for asyncio: each key lives on
     bucket ``slot_from_key(key) % len(buckets)``, exactly as with

@@ -12,19 +12,7 @@ BULK_WRITE_LIMIT = 1 << 20
 
 class Client(
     BulkBookkeeping,
-    commands.BaseCommand,
-    commands.Connection,
-    commands.Geo,
-    commands.Hash,
-    commands.HyperLogLog,
-    commands.Key,
-    commands.List,
-    commands.Publish,
-    commands.Scripting,
-    commands.Set,
-    commands.SSet,
-    commands.String,
-    commands.Transaction,
+    *commands.CLIENT_MIXINS,
 ):
     """A single connection to a Redis server (not thread-safe; pools lease it).
 

@@ -21,18 +21,7 @@ __all__ = ["ClusterClient"]
 
 class ClusterClient(
     ClusterRouting,
-    commands.BaseCommand,
-    commands.Connection,
-    commands.Geo,
-    commands.Hash,
-    commands.HyperLogLog,
-    commands.Key,
-    commands.List,
-    commands.Scripting,
-    commands.Set,
-    commands.SSet,
-    commands.String,
-    commands.Transaction,
+    *commands.CLUSTER_CLIENT_MIXINS,
 ):
     """A client of a Redis Cluster: one lazily opened connection per node.
 

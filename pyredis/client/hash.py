@@ -149,19 +149,7 @@ def in_command_order(order, replies):
 
 class HashClient(
     BucketRouting,
-    commands.BaseCommand,
-    commands.Connection,
-    commands.Geo,
-    commands.Hash,
-    commands.HyperLogLog,
-    commands.Key,
-    commands.List,
-    commands.Publish,
-    commands.Scripting,
-    commands.Set,
-    commands.SSet,
-    commands.String,
-    commands.Transaction,
+    *commands.CLIENT_MIXINS,
 ):
     """Static sharding: each key lives on bucket ``slot % len(buckets)``.
 

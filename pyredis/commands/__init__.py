@@ -22,3 +22,12 @@ __all__ = [
     "BaseCommand", "Connection", "Geo", "Hash", "HyperLogLog", "Key", "List",
     "Publish", "Scripting", "Set", "SSet", "String", "Subscribe", "Transaction",
 ]
+
+# The mixin matrix of API.md section 7, each in the base-class order the
+# classes use (not in __all__: these are sets of mixins, not mixins).
+CLIENT_MIXINS = (BaseCommand, Connection, Geo, Hash, HyperLogLog, Key, List, Publish, Scripting,
+                 Set, SSet, String, Transaction)  # Client, HashClient: all but Subscribe
+CLUSTER_CLIENT_MIXINS = tuple(m for m in CLIENT_MIXINS if m is not Publish)  # ClusterClient
+POOL_MIXINS = (Connection, Geo, Hash, HyperLogLog, Key, List, Publish, Scripting, Set, SSet,
+               String)  # Pool, HashPool, the Sentinel pools: no Transaction, no Subscribe
+CLUSTER_POOL_MIXINS = tuple(m for m in POOL_MIXINS if m is not Publish)  # ClusterPool

@@ -11,16 +11,7 @@ __all__ = ["AsyncClusterPool"]
 class AsyncClusterPool(
     ClusterPoolSettings,
     AsyncBasePool,
-    commands.Connection,
-    commands.Geo,
-    commands.Hash,
-    commands.HyperLogLog,
-    commands.Key,
-    commands.List,
-    commands.Scripting,
-    commands.Set,
-    commands.SSet,
-    commands.String,
+    *commands.CLUSTER_POOL_MIXINS,
 ):
     """Pool of :class:`~pyredis.AsyncClusterClient` s for one Redis Cluster and one
     event loop; command methods return coroutines (``await pool.get("k")``).

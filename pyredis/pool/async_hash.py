@@ -12,17 +12,7 @@ class AsyncHashPool(
     HashPoolSettings,
     AsyncBasePool,
     TLSSettings,
-    commands.Connection,
-    commands.Geo,
-    commands.Hash,
-    commands.HyperLogLog,
-    commands.Key,
-    commands.List,
-    commands.Publish,
-    commands.Scripting,
-    commands.Set,
-    commands.SSet,
-    commands.String,
+    *commands.POOL_MIXINS,
 ):
     """Pool of :class:`~pyredis.AsyncHashClient` over the same ``buckets``, for
     one event loop; command methods return coroutines (``await pool.get("k")``).

@@ -8,17 +8,7 @@ from pyredis.pool.settings import ServerPoolSettings
 class AsyncPool(
     AsyncBasePool,
     ServerPoolSettings,
-    commands.Connection,
-    commands.Geo,
-    commands.Hash,
-    commands.HyperLogLog,
-    commands.Key,
-    commands.List,
-    commands.Publish,
-    commands.Scripting,
-    commands.Set,
-    commands.SSet,
-    commands.String,
+    *commands.POOL_MIXINS,
 ):
     """Pool of :class:`~pyredis.AsyncClient` connections to one server, for one
     event loop; command methods return coroutines (``await pool.get("k")``).

@@ -85,17 +85,7 @@ class _AsyncLocator(AddressMemory):
 class AsyncSentinelPool(
     SentinelPoolSettings,
     AsyncBasePool,
-    commands.Connection,
-    commands.Geo,
-    commands.Hash,
-    commands.HyperLogLog,
-    commands.Key,
-    commands.List,
-    commands.Publish,
-    commands.Scripting,
-    commands.Set,
-    commands.SSet,
-    commands.String,
+    *commands.POOL_MIXINS,
 ):
     """Pool of :class:`~pyredis.AsyncClient` connections to the master named
     ``name`` (or, with ``slave_ok``, to its replicas), found through the

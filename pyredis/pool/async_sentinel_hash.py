@@ -26,17 +26,7 @@ __all__ = ["AsyncSentinelHashPool"]
 class AsyncSentinelHashPool(
     SentinelHashPoolSettings,
     AsyncBasePool,
-    commands.Connection,
-    commands.Geo,
-    commands.Hash,
-    commands.HyperLogLog,
-    commands.Key,
-    commands.List,
-    commands.Publish,
-    commands.Scripting,
-    commands.Set,
-    commands.SSet,
-    commands.String,
+    *commands.POOL_MIXINS,
 ):
     """Pool of :class:`~pyredis.AsyncHashClient` whose buckets are the masters
     (or, with ``slave_ok``, replicas) that the Sentinels ``sentinels`` name

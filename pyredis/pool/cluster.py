@@ -46,16 +46,7 @@ class ClusterPoolSettings:
 class ClusterPool(
     ClusterPoolSettings,
     BasePool,
-    commands.Connection,
-    commands.Geo,
-    commands.Hash,
-    commands.HyperLogLog,
-    commands.Key,
-    commands.List,
-    commands.Scripting,
-    commands.Set,
-    commands.SSet,
-    commands.String,
+    *commands.CLUSTER_POOL_MIXINS,
 ):
     """Thread-safe pool of :class:`~pyredis.ClusterClient` s for one Redis Cluster.
 

@@ -34,17 +34,7 @@ class HashPool(
     HashPoolSettings,
     BasePool,
     TLSSettings,
-    commands.Connection,
-    commands.Geo,
-    commands.Hash,
-    commands.HyperLogLog,
-    commands.Key,
-    commands.List,
-    commands.Publish,
-    commands.Scripting,
-    commands.Set,
-    commands.SSet,
-    commands.String,
+    *commands.POOL_MIXINS,
 ):
     """Thread-safe pool of :class:`~pyredis.HashClient` over the same ``buckets``.
 

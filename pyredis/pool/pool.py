@@ -8,17 +8,7 @@ from pyredis.pool.settings import ServerPoolSettings
 class Pool(
     BasePool,
     ServerPoolSettings,
-    commands.Connection,
-    commands.Geo,
-    commands.Hash,
-    commands.HyperLogLog,
-    commands.Key,
-    commands.List,
-    commands.Publish,
-    commands.Scripting,
-    commands.Set,
-    commands.SSet,
-    commands.String,
+    *commands.POOL_MIXINS,
 ):
     """Thread-safe pool of :class:`~pyredis.Client` connections to one server.
 

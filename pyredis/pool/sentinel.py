@@ -184,17 +184,7 @@ class SentinelPoolSettings:
 class SentinelPool(
     SentinelPoolSettings,
     BasePool,
-    commands.Connection,
-    commands.Geo,
-    commands.Hash,
-    commands.HyperLogLog,
-    commands.Key,
-    commands.List,
-    commands.Publish,
-    commands.Scripting,
-    commands.Set,
-    commands.SSet,
-    commands.String,
+    *commands.POOL_MIXINS,
 ):
     """Thread-safe pool of :class:`~pyredis.Client` connections to the master
     named ``name`` (or, with ``slave_ok``, to its replicas), found through the

@@ -116,17 +116,7 @@ class BucketSources:
 class SentinelHashPool(
     SentinelHashPoolSettings,
     BasePool,
-    commands.Connection,
-    commands.Geo,
-    commands.Hash,
-    commands.HyperLogLog,
-    commands.Key,
-    commands.List,
-    commands.Publish,
-    commands.Scripting,
-    commands.Set,
-    commands.SSet,
-    commands.String,
+    *commands.POOL_MIXINS,
 ):
     """Thread-safe pool of :class:`~pyredis.HashClient` whose buckets are the
     masters (or, with ``slave_ok``, replicas) that the Sentinels ``sentinels``
