@@ -10,6 +10,7 @@ import threading
 
 import pytest
 
+import pyredis.helper
 from async_support import async_test
 from pyredis import (
     AsyncClusterClient,
@@ -35,6 +36,7 @@ from cluster_servers import (  # noqa: F401  (the fixtures test_cluster.py uses 
     command_calls,
     dead_address,
     lone_node,
+    lone_node_v6,
     other_primary,
     restore_slot,
     seeds,
@@ -68,7 +70,7 @@ async def test_client_arguments():
     cluster_map = AsyncClusterMap([("h", 1)])
     with pytest.raises(PyRedisError, match="seeds or cluster_map"):
         AsyncClusterClient(seeds=[("h", 1)], cluster_map=cluster_map)
-    with pytest.raises(PyRedisError, match="AsyncClusterMap"):
+    with pytest.raises(TypeError, match="AsyncClusterMap"):
         AsyncClusterClient(cluster_map=ClusterMap([("h", 1)]))  # a sync map cannot be awaited
     client = AsyncClusterClient(cluster_map=cluster_map)
     with pytest.raises(PyRedisError, match="shard_key or sock"):
@@ -169,13 +171,13 @@ async def test_map_authenticates(cluster, seeds):
 
 @pytest.mark.parametrize("slave_ok", [False, True])
 @async_test
-async def test_ipv6_cluster_without_replicas(lone_node, slave_ok):
-    name = "::1_%d" % lone_node.port
-    async with AsyncClusterClient(seeds=[("::1", lone_node.port)], slave_ok=slave_ok) as client:
+async def test_ipv6_cluster_without_replicas(lone_node_v6, slave_ok):
+    name = "::1_%d" % lone_node_v6.port
+    async with AsyncClusterClient(seeds=[("::1", lone_node_v6.port)], slave_ok=slave_ok) as client:
         assert await client.set("v6", "six") == b"OK"
         assert await client.get("v6") == b"six"
         assert client.cluster_map.hosts() == client.cluster_map.hosts(slave=True) == {name}
-        assert await client.ping(sock="[::1]:%d" % lone_node.port) == b"PONG"
+        assert await client.ping(sock="[::1]:%d" % lone_node_v6.port) == b"PONG"
         assert await client.delete("v6") == 1
 
 
@@ -434,7 +436,8 @@ async def test_cancelled_command_leaves_no_stray_reply(cluster, seeds):
 
 
 @async_test
-async def test_read_timeout_drops_the_node_connection(cluster, seeds):
+async def test_read_timeout_drops_the_node_connection(cluster, seeds, monkeypatch):
+    monkeypatch.setattr(pyredis.helper, "FAILURE_REFRESH_INTERVAL", 0)  # refresh at once
     owner = cluster.owner_of_key("{blocked}")
     async with AsyncClusterClient(seeds=seeds, read_timeout=0.2) as client:
         await client.set("{blocked}str", "v")

@@ -7,10 +7,16 @@ from empty primaries.
 import os
 import threading
 import time
+import uuid
 
 import pytest
 
+import pyredis.client
+import pyredis.helper
 from pyredis import ClusterClient, ClusterPool, get_by_url
+from pyredis.client import cluster_routing
+from pyredis.client.cluster_routing import CLUSTERDOWN_DELAYS
+from pyredis.connection import Connection
 from pyredis.exceptions import (
     PyRedisConnClosed,
     PyRedisConnError,
@@ -18,16 +24,30 @@ from pyredis.exceptions import (
     PyRedisError,
     ReplyError,
 )
-from pyredis.helper import ClusterMap, _build_table, node_address, node_name, slot_from_key
+from pyredis.helper import (
+    REFRESH_TIMEOUT,
+    ClusterMap,
+    _build_table,
+    node_address,
+    node_name,
+    slot_from_key,
+)
 from cluster_servers import (  # noqa: F401  (fixtures shared with test_async_cluster)
     cluster,
     cluster_servers,
     command_calls,
     dead_address,
+    error_count,
+    failover_cluster,
+    hung,
+    kill_and_wait_for_promotion,
     lone_node,
+    lone_node_v6,
     other_primary,
+    record_fetches,
     restore_slot,
     seeds,
+    unassigned,
 )
 
 
@@ -130,6 +150,39 @@ def test_client_arguments():
         client.execute(sock="h_1")
 
 
+def test_map_id_is_a_uuid_and_refresh_timeout_a_checked_setting():
+    cluster_map = ClusterMap([("h", 1)])
+    assert isinstance(cluster_map.id, uuid.UUID)
+    assert cluster_map.refresh_timeout == REFRESH_TIMEOUT
+    for bad, error in [("1", TypeError), (True, TypeError), (None, TypeError),
+                       (0, ValueError), (-1.5, ValueError), (float("nan"), ValueError)]:
+        with pytest.raises(error, match="refresh_timeout"):
+            ClusterMap([("h", 1)], refresh_timeout=bad)
+    with pytest.raises(ValueError, match="refresh_timeout"):
+        ClusterClient(cluster_map=cluster_map, refresh_timeout=1)  # the map's setting
+    assert ClusterClient(seeds=[("h", 1)], refresh_timeout=0.3).cluster_map.refresh_timeout == 0.3
+    assert ClusterPool(seeds=[("h", 1)], refresh_timeout=0.3).cluster_map.refresh_timeout == 0.3
+    # it bounds the timeouts of the connections that fetch CLUSTER SLOTS
+    kwargs = ClusterMap([("h", 1)], conn_timeout=5, read_timeout=0.2,
+                        refresh_timeout=0.5)._connection_kwargs()
+    assert (kwargs["conn_timeout"], kwargs["read_timeout"]) == (0.5, 0.2)
+    kwargs = ClusterMap([("h", 1)], conn_timeout=None, read_timeout=None)._connection_kwargs()
+    assert (kwargs["conn_timeout"], kwargs["read_timeout"]) == (REFRESH_TIMEOUT,) * 2
+
+
+def test_moved_does_not_wait_for_a_refresh_under_way():
+    cluster_map = ClusterMap([("h", 1)])
+    cluster_map._lock.acquire()  # as a refresh under way holds it
+    try:
+        thread = threading.Thread(target=cluster_map.moved, args=(5, ("h", 2)))
+        thread.start()
+        thread.join(10)
+        assert not thread.is_alive()  # upstream's lock made it wait
+        assert cluster_map.slot_nodes(5) == (("h", 2), ("h", 2))
+    finally:
+        cluster_map._lock.release()
+
+
 def test_pool_does_no_io_until_used():
     pool = ClusterPool(seeds=[("no-such-host.invalid", 1)], username="u", password="p")
     assert pool.cluster_map.hosts() == set()
@@ -174,6 +227,28 @@ def test_map_falls_back_to_known_nodes(cluster, seeds):
     assert len(cluster_map.hosts()) == 3
 
 
+def test_map_asks_the_node_that_answered_last_and_failed_nodes_last(cluster, monkeypatch):
+    asked = record_fetches(monkeypatch, pyredis.helper, Connection)
+    dead, seed = dead_address(), cluster.replicas()[0]
+    cluster_map = ClusterMap([dead, seed.addr], refresh_timeout=0.3)
+    cluster_map.update()
+    assert asked == [dead, seed.addr]
+    assert cluster_map.seeds == [seed.addr, dead]  # the failed seed went to the back
+    with hung(seed):  # a node that accepts connections but never answers
+        del asked[:]
+        cluster_map.update()
+        # asked first (it answered last), then the seeds, then the other nodes
+        assert asked[:2] == [seed.addr, dead] and len(asked) == 3
+        other = asked[2]
+        del asked[:]
+        cluster_map.update()
+        assert asked == [other]  # the last to answer, not a seed: asked first
+    cluster.wait_replicas_listed()
+    del asked[:]
+    cluster_map.update()
+    assert asked == [other]
+
+
 def test_map_authenticates(cluster, seeds):
     ClusterMap(seeds, username="full", password="pw").update()
     with pytest.raises(PyRedisError, match="NOPERM|permission"):
@@ -213,16 +288,16 @@ def test_map_readers_never_see_a_partial_table(cluster, seeds):
 
 
 @pytest.mark.parametrize("slave_ok", [False, True])
-def test_ipv6_cluster_without_replicas(lone_node, slave_ok):
+def test_ipv6_cluster_without_replicas(lone_node_v6, slave_ok):
     # Upstream: IndexError on the replica-less range, and "::1_port" names broke.
-    name = "::1_%d" % lone_node.port
-    with ClusterClient(seeds=[("::1", lone_node.port)], slave_ok=slave_ok) as client:
+    name = "::1_%d" % lone_node_v6.port
+    with ClusterClient(seeds=[("::1", lone_node_v6.port)], slave_ok=slave_ok) as client:
         assert client.set("v6", "six") == b"OK"
         assert client.get("v6") == b"six"
         assert client.cluster_map.hosts() == client.cluster_map.hosts(slave=True) == {name}
         assert client.cluster_map.get_slot("v6", slave=True) == name
         assert client.ping(sock=name) == b"PONG"
-        assert client.ping(sock="[::1]:%d" % lone_node.port) == b"PONG"
+        assert client.ping(sock="[::1]:%d" % lone_node_v6.port) == b"PONG"
         assert client.delete("v6") == 1
 
 
@@ -475,6 +550,236 @@ def test_unreachable_node_is_retried_after_a_refresh(cluster, client):
     client.cluster_map.moved(slot, dead_address())  # as if the node had gone
     assert client.get("redirected") == b"v"
     assert client.cluster_map.get_slot("redirected") == cluster.owner(slot).name
+
+
+# -- availability under faults -------------------------------------------------------------
+def test_pool_with_a_hung_seed_waits_one_refresh_timeout_at_most(cluster, monkeypatch):
+    # Upstream asked the hung seed first on every refresh, for read_timeout
+    # each time, with every thread needing the map waiting on its lock.
+    asked = record_fetches(monkeypatch, pyredis.helper, Connection)
+    seed = cluster.replicas()[0]
+    refresh_timeout = 0.3
+    pool = ClusterPool(seeds=[seed.addr, cluster.nodes[0].addr], pool_size=4, pool_timeout=30,
+                       read_timeout=5, refresh_timeout=refresh_timeout)
+    waits = []
+    stop = threading.Event()
+
+    def work(worker):
+        i = 0
+        while not stop.is_set():
+            i += 1
+            start = time.monotonic()
+            try:
+                pool.set("hung:%d:%d" % (worker, i % 50), i)
+            except (PyRedisConnError, PyRedisConnClosed):
+                pass  # its connection was killed: it may have run, so it is raised
+            waits.append(time.monotonic() - start)
+
+    try:
+        with hung(seed):
+            threads = [threading.Thread(target=work, args=(n,)) for n in range(4)]
+            for thread in threads:
+                thread.start()
+            try:
+                for _ in range(3):  # every client loses its connections: each refreshes the map
+                    time.sleep(0.4)
+                    for node in cluster.primaries():
+                        node.call("CLIENT", "KILL", "TYPE", "normal")
+                time.sleep(0.3)
+            finally:
+                stop.set()
+                for thread in threads:
+                    thread.join()
+    finally:
+        pool.close()
+        cluster.wait_replicas_listed()
+    assert asked.count(seed.addr) == 1  # then moved back: the map never waits for it again
+    assert len(asked) <= 2 + 3 * 3  # the first refresh, and one per failure (and some slack)
+    assert len(waits) > 100
+    # No command waited much longer than one refresh timeout (5 s each upstream).
+    assert max(waits) < refresh_timeout + 2.5
+
+
+def test_client_goes_on_with_the_current_table_while_a_refresh_is_under_way(
+        cluster, seeds, monkeypatch):
+    key = "nowait"
+    slot = cluster.slot(key)
+    home = cluster.owner(slot)
+    target = other_primary(cluster, home)
+    client = ClusterClient(seeds=seeds)
+    cluster_map = client.cluster_map
+    release = threading.Event()
+    fetch = cluster_map._fetch
+
+    def slow_fetch(current):
+        release.wait(30)
+        return fetch(current)
+
+    try:
+        client.set(key, "v")
+        cluster.move_slot(slot, home, target)
+        monkeypatch.setattr(cluster_map, "_fetch", slow_fetch)
+        refresh = threading.Thread(target=cluster_map.update)
+        refresh.start()
+        while not cluster_map._fetching:
+            time.sleep(0.001)
+        result = []
+        reader = threading.Thread(target=lambda: result.append(client.get(key)))
+        reader.start()
+        reader.join(10)
+        # The MOVED reply was followed without waiting for the refresh.
+        assert result == [b"v"]
+        release.set()
+        refresh.join(30)
+        assert cluster_map.get_slot(key) == target.name
+    finally:
+        release.set()
+        client.close()
+        restore_slot(cluster, slot, home)
+
+
+def test_clusterdown_is_retried_a_little_then_raised(lone_node):
+    key = "down"
+    other_slot = (slot_from_key(key) + 1) % 16384
+    with ClusterClient(seeds=[lone_node.addr]) as client:
+        assert client.set(key, "v") == b"OK"
+        with unassigned(lone_node, other_slot):  # the cluster is down
+            lone_node.call("CONFIG", "RESETSTAT")
+            with pytest.raises(ReplyError, match="CLUSTERDOWN"):
+                client.get(key)
+            # nothing ran, so it was sent again after each pause (upstream: once)
+            assert error_count(lone_node, "CLUSTERDOWN") == 1 + len(CLUSTERDOWN_DELAYS)
+            # inside MULTI the refusal spoils the transaction: raised at once
+            assert client.multi(shard_key=key) == b"OK"
+            with pytest.raises(ReplyError, match="CLUSTERDOWN"):
+                client.get(key)
+            assert error_count(lone_node, "CLUSTERDOWN") == 2 + len(CLUSTERDOWN_DELAYS)
+            assert client.execute(b"DISCARD", shard_key=key) == b"OK"
+
+
+def test_clusterdown_ends_while_the_command_waits(lone_node, monkeypatch):
+    monkeypatch.setattr(cluster_routing, "CLUSTERDOWN_DELAYS", (0.05,) * 200)  # a long outage
+    key = "down-then-up"
+    other_slot = (slot_from_key(key) + 1) % 16384
+    with ClusterClient(seeds=[lone_node.addr]) as client:
+        assert client.set(key, "v") == b"OK"
+        with unassigned(lone_node, other_slot):
+            lone_node.call("CONFIG", "RESETSTAT")
+            result = []
+            reader = threading.Thread(target=lambda: result.append(client.get(key)))
+            reader.start()
+            deadline = time.monotonic() + 10
+            while error_count(lone_node, "CLUSTERDOWN") < 2 and time.monotonic() < deadline:
+                time.sleep(0.01)
+            lone_node.call("CLUSTER", "ADDSLOTS", other_slot)  # the cluster is back
+            reader.join(15)
+            assert result == [b"v"]
+
+
+def test_failover_errors_stop_at_the_promotion(failover_cluster):
+    cluster = failover_cluster
+    cluster.roles()
+    victim = cluster.primaries()[0]
+    survivors = [node for node in cluster.nodes if node is not victim]
+    # The first seed is the primary that dies (and the node that answered last).
+    pool = ClusterPool(seeds=[victim.addr, survivors[0].addr], pool_size=4, pool_timeout=30)
+    log = []
+    stop = threading.Event()
+
+    def work(worker):
+        i = 0
+        while not stop.is_set():
+            i += 1
+            start = time.monotonic()
+            try:
+                pool.set("fo:%d:%d" % (worker, i % 100), i)
+                error = None
+            except PyRedisError as exc:
+                error = exc
+            log.append((start, error))
+
+    try:
+        assert pool.set("warm", 1) == b"OK"
+        for node in survivors:
+            node.call("CONFIG", "RESETSTAT")
+        threads = [threading.Thread(target=work, args=(n,)) for n in range(4)]
+        for thread in threads:
+            thread.start()
+        try:
+            time.sleep(0.3)
+            killed_at, promoted_at = kill_and_wait_for_promotion(cluster, victim)
+            time.sleep(1.5)
+            ended_at = time.monotonic()
+        finally:
+            stop.set()
+            for thread in threads:
+                thread.join()
+        fetches = sum(command_calls(node, "cluster|slots") for node in survivors)
+        assert pool.set("after", 1) == b"OK"
+    finally:
+        pool.close()
+    failed = [(start, error) for start, error in log if error is not None]
+    assert failed  # the dead primary's slots could not be served for a while
+    # No command started after the promotion was seen failed (upstream: CLUSTERDOWN
+    # raised at once, and refreshes that lagged behind).
+    assert [error for start, error in failed if start > promoted_at] == []
+    assert any(start > promoted_at for start, error in log)
+    # Refreshes after failures are paced (upstream: one per failed command).
+    assert fetches <= 10 + 8 * (ended_at - killed_at)
+
+
+def test_client_takes_any_object_with_clustermap_methods(cluster, seeds, monkeypatch):
+    duck = UpstreamStyleMap(ClusterMap(seeds))
+    key = "duck"
+    slot = cluster.slot(key)
+    home = cluster.owner(slot)
+    target = other_primary(cluster, home)
+    try:
+        with ClusterClient(cluster_map=duck) as client:
+            assert client.cluster_map is duck
+            for i in range(30):
+                assert client.set("duck:%d" % i, i) == b"OK"
+                assert cluster.owner_of_key("duck:%d" % i).call("GET", "duck:%d" % i) == b"%d" % i
+            assert duck.updates == 1
+            assert client.set(key, "v") == b"OK"
+            old_reply = home.call("CLUSTER", "SLOTS")
+            cluster.move_slot(slot, home, target)
+            # a refresh that lags behind: the MOVED reply's node is used all the same
+            monkeypatch.setattr(duck.inner, "_fetch", lambda current: (old_reply, home.addr))
+            assert client.get(key) == b"v"
+            assert client.set(key, "w") == b"OK" and target.call("GET", key) == b"w"
+            assert duck.updates == 2
+        with ClusterClient(cluster_map=duck, slave_ok=True) as client:
+            assert client.get("duck:1") in (b"1", None)  # a replica may lag
+            assert set(client._conns) <= {node.addr for node in cluster.replicas()}
+    finally:
+        restore_slot(cluster, slot, home)
+    with pytest.raises(TypeError, match="get_slot"):
+        ClusterClient(cluster_map=object())
+    with pytest.raises(TypeError, match="ClusterMap"):
+        ClusterClient(cluster_map=pyredis.client.AsyncClusterMap(seeds))
+
+
+class UpstreamStyleMap:
+    """Nothing but pyredis 1.0's ClusterMap interface, around a real map."""
+
+    def __init__(self, inner):
+        self.inner = inner
+        self.updates = 0
+
+    @property
+    def id(self):
+        return self.inner.id
+
+    def update(self, map_id):
+        self.updates += 1
+        return self.inner.update(map_id)
+
+    def get_slot(self, shard_key, slave=None):
+        return self.inner.get_slot(shard_key, slave)
+
+    def hosts(self, slave=None):
+        return self.inner.hosts(slave)
 
 
 def test_close(cluster, seeds):

@@ -84,7 +84,9 @@ class AsyncClusterClient(
                         # Connect now, so that a failure here is known to have sent nothing.
                         await value._ensure_connected()
                     elif op is UPDATE:
-                        value = await self._map.update(step[1])
+                        cluster_map = self._map
+                        update = cluster_map.update if step[2] else cluster_map._update_unless_busy
+                        value = await update(step[1])
                     elif op is CLOSE:
                         value = None
                         for conn in step[1]:

@@ -122,7 +122,9 @@ class ClusterClient(
                         # Connect now, so that a failure here is known to have sent nothing.
                         value._connect()
                     elif op is UPDATE:
-                        value = self._map.update(step[1])
+                        cluster_map = self._map
+                        update = cluster_map.update if step[2] else cluster_map._update_unless_busy
+                        value = update(step[1])
                     elif op is CLOSE:
                         value = None
                         for conn in step[1]:
