@@ -608,10 +608,11 @@ def test_client_goes_on_with_the_current_table_while_a_refresh_is_under_way(
     target = other_primary(cluster, home)
     client = ClusterClient(seeds=seeds)
     cluster_map = client.cluster_map
-    release = threading.Event()
+    started, release = threading.Event(), threading.Event()
     fetch = cluster_map._fetch
 
     def slow_fetch(current):
+        started.set()
         release.wait(30)
         return fetch(current)
 
@@ -621,8 +622,7 @@ def test_client_goes_on_with_the_current_table_while_a_refresh_is_under_way(
         monkeypatch.setattr(cluster_map, "_fetch", slow_fetch)
         refresh = threading.Thread(target=cluster_map.update)
         refresh.start()
-        while not cluster_map._fetching:
-            time.sleep(0.001)
+        assert started.wait(10)
         result = []
         reader = threading.Thread(target=lambda: result.append(client.get(key)))
         reader.start()
