@@ -211,6 +211,9 @@ class ClusterMapBase:
         self._last_answered = None  # the node whose CLUSTER SLOTS we use: asked first
         self._fetching = False  # a refresh is under way (it holds the lock)
         self._fetched_at = None  # time.monotonic() when the last refresh ended
+        # Nodes whose connections failed and that have not answered since
+        # (kept by the clients; a dict, as its single operations are atomic).
+        self._suspects = {}
 
     @property
     def id(self):
@@ -487,6 +490,7 @@ class ForeignMap:
         self.wrapped = cluster_map
         self._view = None
         self._fetched_at = None
+        self._suspects = {}
 
     @property
     def _table(self):

@@ -593,6 +593,48 @@ async def test_client_goes_on_with_the_current_table_while_a_refresh_is_under_wa
 
 
 @async_test
+async def test_a_node_that_failed_is_not_used_before_a_refresh_under_way_ends(
+        cluster, seeds, monkeypatch):
+    monkeypatch.setattr(pyredis.helper, "FAILURE_REFRESH_INTERVAL", 0)
+    key = "suspect"
+    slot = cluster.slot(key)
+    home = cluster.owner(slot)
+    target = other_primary(cluster, home)
+    client = AsyncClusterClient(seeds=seeds)
+    cluster_map = client.cluster_map
+    started, release = asyncio.Event(), asyncio.Event()
+    fetch = cluster_map._fetch
+
+    async def slow_fetch(current):
+        started.set()
+        await release.wait()
+        return await fetch(current)
+
+    try:
+        await client.set(key, "v")
+        blocked = asyncio.ensure_future(client.blpop("{suspect}list", 5))
+        await asyncio.sleep(0.1)
+        home.call("CLIENT", "KILL", "TYPE", "normal")
+        with pytest.raises((PyRedisConnClosed, PyRedisConnError)):
+            await blocked  # the node failed under a command
+        cluster.move_slot(slot, home, target)
+        home.call("CONFIG", "RESETSTAT")
+        monkeypatch.setattr(cluster_map, "_fetch", slow_fetch)
+        refresh = asyncio.ensure_future(cluster_map.update())
+        await asyncio.wait_for(started.wait(), 10)
+        reader = asyncio.ensure_future(client.get(key))
+        await asyncio.sleep(0.2)
+        release.set()
+        assert await asyncio.wait_for(reader, 10) == b"v"
+        await refresh
+        assert error_count(home, "MOVED") == 0  # not sent to the old node
+    finally:
+        release.set()
+        await client.close()
+        restore_slot(cluster, slot, home)
+
+
+@async_test
 async def test_clusterdown_is_retried_a_little_then_raised(lone_node):
     key = "down"
     other_slot = (slot_from_key(key) + 1) % 16384

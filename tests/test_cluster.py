@@ -638,6 +638,51 @@ def test_client_goes_on_with_the_current_table_while_a_refresh_is_under_way(
         restore_slot(cluster, slot, home)
 
 
+def test_a_node_that_failed_is_not_used_before_a_refresh_under_way_ends(
+        cluster, seeds, monkeypatch):
+    # Its replacement (a failover, here a resharding) may be in that refresh;
+    # were the node hung, each command sent to it would wait for a read timeout.
+    monkeypatch.setattr(pyredis.helper, "FAILURE_REFRESH_INTERVAL", 0)
+    key = "suspect"
+    slot = cluster.slot(key)
+    home = cluster.owner(slot)
+    target = other_primary(cluster, home)
+    client = ClusterClient(seeds=seeds)
+    cluster_map = client.cluster_map
+    started, release = threading.Event(), threading.Event()
+    fetch = cluster_map._fetch
+
+    def slow_fetch(current):
+        started.set()
+        release.wait(30)
+        return fetch(current)
+
+    try:
+        client.set(key, "v")
+        home.call("CLIENT", "KILL", "TYPE", "normal")
+        with pytest.raises((PyRedisConnClosed, PyRedisConnError)):
+            client.get(key)
+        cluster.move_slot(slot, home, target)
+        home.call("CONFIG", "RESETSTAT")
+        monkeypatch.setattr(cluster_map, "_fetch", slow_fetch)
+        refresh = threading.Thread(target=cluster_map.update)
+        refresh.start()
+        assert started.wait(10)
+        result = []
+        reader = threading.Thread(target=lambda: result.append(client.get(key)))
+        reader.start()
+        reader.join(0.2)
+        release.set()
+        reader.join(10)
+        refresh.join(10)
+        assert result == [b"v"]
+        assert error_count(home, "MOVED") == 0  # not sent to the old node
+    finally:
+        release.set()
+        client.close()
+        restore_slot(cluster, slot, home)
+
+
 def test_clusterdown_is_retried_a_little_then_raised(lone_node):
     key = "down"
     other_slot = (slot_from_key(key) + 1) % 16384

@@ -228,23 +228,17 @@ class ClusterRouting:
             attempt += 1
             if failure is None:
                 if address is None:
-                    address = table.node(slot, shard_key, read)
-                    if address is None:
-                        if self._map._holdoff() == 0:  # else the table is fresh: no node serves it
-                            table = yield from self._refresh(table, wait=True, quiet=False)
-                            address = table.node(slot, shard_key, read)
-                        if address is None:
-                            raise PyRedisError("No node serves slot %d (is the cluster down?)"
-                                               % slot)
+                    table, address = yield from self._lookup(table, slot, shard_key, read)
                 conn = self._conns.get(address)
                 if conn is None or conn.closed or not self._connected(conn):
                     try:
                         conn = yield (CONNECT, address)
                     except CONN_ERRORS:
                         # Nothing was sent: once the map is fresh, try again (a failover, say).
+                        self._map._suspects[address] = True
                         if attempt >= retries:
                             raise
-                        table = yield from self._refresh_after_failure(table, wait=True)
+                        table = yield from self._refresh_after_failure(table, True, pause=True)
                         if sock is None:
                             address = None
                         continue
@@ -271,7 +265,7 @@ class ClusterRouting:
                         # transaction: raised).  Wait a little for the cluster.
                         if in_transaction or cluster_down >= len(CLUSTERDOWN_DELAYS):
                             raise
-                        table = yield from self._refresh_after_failure(table, wait=False)
+                        table = yield from self._refresh_after_failure(table, False)
                         yield (SLEEP, CLUSTERDOWN_DELAYS[cluster_down])
                         cluster_down += 1
                         attempt -= 1  # not a redirection: its own budget
@@ -295,12 +289,14 @@ class ClusterRouting:
                 last = exc
             except CONN_ERRORS:
                 # The command may have run: drop the connection, refresh, raise.
+                self._map._suspects[address] = True
                 self._transactions.discard(conn)
                 yield from self._drop(address, conn)
-                yield from self._refresh_after_failure(table, wait=False)
+                yield from self._refresh_after_failure(table, False)
                 raise
             else:
                 self._note_sent(conn, args[0])
+                self._map._suspects.pop(address, None)
                 return reply
             if attempt >= retries:
                 raise PyRedisError("Slot moved too often or wrong shard_key, giving up: %s"
@@ -331,6 +327,24 @@ class ClusterRouting:
         return not self._in_multi and command in READ_COMMANDS
 
     # -- the map -------------------------------------------------------------------------
+    def _lookup(self, table, slot, key, read):
+        """``(table, address)``: the node for ``key`` (slot ``slot``), after a
+        refresh if ``table`` has none, or if that node failed lately and is
+        not known to be back (a failover may have replaced it: its commands
+        would wait for a read timeout each, and only new failures would
+        refresh the map)."""
+        address = table.node(slot, key, read)
+        if address is None:
+            if self._map._holdoff() == 0:  # else the table is fresh: no node serves it
+                table = yield from self._refresh(table, wait=True, quiet=False)
+                address = table.node(slot, key, read)
+            if address is None:
+                raise PyRedisError("No node serves slot %d (is the cluster down?)" % slot)
+        elif address in self._map._suspects:
+            table = yield from self._refresh_after_failure(table, True)
+            address = table.node(slot, key, read) or address
+        return table, address
+
     def _refresh(self, table, wait=False, quiet=True):
         """Refresh the map unless someone did since ``table``; return the map's table.
 
@@ -345,13 +359,16 @@ class ClusterRouting:
                 raise
         return (yield from self._latest())
 
-    def _refresh_after_failure(self, table, wait):
-        """Refresh after a failure, at most once per ``FAILURE_REFRESH_INTERVAL``:
-        ``wait`` for the next one (the caller needs a fresher table than
-        ``table``), else skip it when it is not yet due."""
+    def _refresh_after_failure(self, table, wait, pause=False):
+        """Refresh after a failure, at most once per ``FAILURE_REFRESH_INTERVAL``.
+
+        ``wait``: wait for a refresh under way (else go on with the current
+        table).  ``pause``: when a refresh is not yet due, sleep until it is
+        (the caller needs a fresher table than ``table``), else skip it.
+        """
         delay = self._map._holdoff()
         if delay > 0:
-            if not wait:
+            if not pause:
                 return (yield from self._latest())
             yield (SLEEP, delay)
         return (yield from self._refresh(table, wait))
