@@ -509,6 +509,42 @@ def record_fetches(monkeypatch, module, connection_class):
     return asked
 
 
+class Load:
+    """``threads`` threads calling ``command(worker, i)`` (``i`` = 1, 2, ...)
+    from the start of the ``with`` block to its end; each call is logged in
+    ``log`` as ``(start, end, exception or None)`` (``time.monotonic()``)."""
+
+    def __init__(self, command, threads=4):
+        import threading  # only the tests under load need threads here
+
+        self.command = command
+        self.log = []
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._work, args=(n,)) for n in range(threads)]
+
+    def _work(self, worker):
+        command, log, i = self.command, self.log, 0
+        while not self._stop.is_set():
+            i += 1
+            start = time.monotonic()
+            try:
+                command(worker, i)
+                error = None
+            except Exception as exc:  # logged: the caller looks at them
+                error = exc
+            log.append((start, time.monotonic(), error))
+
+    def __enter__(self):
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc_info):
+        self._stop.set()
+        for thread in self._threads:
+            thread.join()
+
+
 def kill_and_wait_for_promotion(cluster, victim, timeout=30.0):
     """SIGKILL ``victim`` (a primary) and wait until its replica has taken
     over; returns (killed_at, promoted_at) as ``time.monotonic()`` values."""
@@ -520,6 +556,21 @@ def kill_and_wait_for_promotion(cluster, victim, timeout=30.0):
             raise RuntimeError("%r was not promoted" % replica)
         time.sleep(0.01)
     return killed_at, time.monotonic()
+
+
+def check_failover(log, killed_at, promoted_at, ended_at, fetches):
+    """What a failover test expects of the ``(start, end, error)`` log of
+    commands run while a primary was killed (``killed_at``), its replica
+    promoted (``promoted_at``) and a while after (``ended_at``), and of the
+    ``CLUSTER SLOTS`` fetches the survivors answered meanwhile."""
+    failed = [(start, error) for start, _, error in log if error is not None]
+    assert failed  # the dead primary's slots could not be served for a while
+    # No command started after the promotion was seen failed (upstream: CLUSTERDOWN
+    # raised at once, and refreshes that lagged behind).
+    assert [error for start, error in failed if start > promoted_at] == []
+    assert any(start > promoted_at for start, _, _ in log)
+    # Refreshes after failures are paced (upstream: one per failed command).
+    assert fetches <= 10 + 8 * (ended_at - killed_at)
 
 
 def command_calls(node, command):

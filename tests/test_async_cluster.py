@@ -6,6 +6,7 @@ Tests that move slots put them back (``restore_slot``); every test starts from
 empty primaries.
 """
 import asyncio
+import contextlib
 import threading
 import time
 import uuid
@@ -36,6 +37,7 @@ from pyredis.client.cluster_routing import CLUSTERDOWN_DELAYS, parse_redirect
 from pyredis.connection import AsyncConnection
 from pyredis.helper import REFRESH_TIMEOUT, ClusterMap, slot_from_key
 from cluster_servers import (  # noqa: F401  (the fixtures test_cluster.py uses too)
+    check_failover,
     cluster,
     cluster_servers,
     command_calls,
@@ -105,7 +107,8 @@ def test_map_id_is_a_uuid_and_refresh_timeout_a_checked_setting():
         AsyncClusterClient(cluster_map=cluster_map, refresh_timeout=1)
     client = AsyncClusterClient(seeds=[("h", 1)], refresh_timeout=0.3)
     assert client.cluster_map.refresh_timeout == 0.3
-    assert AsyncClusterPool(seeds=[("h", 1)], refresh_timeout=0.3).cluster_map.refresh_timeout == 0.3
+    pool = AsyncClusterPool(seeds=[("h", 1)], refresh_timeout=0.3)
+    assert pool.cluster_map.refresh_timeout == 0.3
 
 
 def test_pool_does_no_io_until_used():
@@ -515,6 +518,39 @@ async def test_tasks_racing_to_an_unreachable_node_are_all_retried(cluster, seed
 
 
 # -- availability under faults -----------------------------------------------------------
+class AsyncLoad:
+    """``tasks`` tasks calling ``await command(worker, i)`` (``i`` = 1, 2, ...)
+    from the start of the ``async with`` block to its end; each call is logged
+    in ``log`` as ``(start, end, exception or None)``."""
+
+    def __init__(self, command, tasks=8):
+        self.command = command
+        self.tasks = tasks
+        self.log = []
+        self._stop = asyncio.Event()
+        self._running = []
+
+    async def _work(self, worker):
+        command, log, i = self.command, self.log, 0
+        while not self._stop.is_set():
+            i += 1
+            start = time.monotonic()
+            try:
+                await command(worker, i)
+                error = None
+            except Exception as exc:  # logged: the test looks at them
+                error = exc
+            log.append((start, time.monotonic(), error))
+
+    async def __aenter__(self):
+        self._running = [asyncio.ensure_future(self._work(n)) for n in range(self.tasks)]
+        return self
+
+    async def __aexit__(self, *exc_info):
+        self._stop.set()
+        await asyncio.gather(*self._running)
+
+
 @async_test
 async def test_pool_with_a_hung_seed_waits_one_refresh_timeout_at_most(cluster, monkeypatch):
     asked = record_fetches(monkeypatch, pyredis.async_helper, AsyncConnection)
@@ -522,39 +558,46 @@ async def test_pool_with_a_hung_seed_waits_one_refresh_timeout_at_most(cluster, 
     refresh_timeout = 0.3
     pool = AsyncClusterPool(seeds=[seed.addr, cluster.nodes[0].addr], pool_size=4,
                             pool_timeout=30, read_timeout=5, refresh_timeout=refresh_timeout)
-    waits = []
-    stop = asyncio.Event()
-
-    async def work(worker):
-        i = 0
-        while not stop.is_set():
-            i += 1
-            start = time.monotonic()
-            try:
-                await pool.set("hung:%d:%d" % (worker, i % 50), i)
-            except (PyRedisConnError, PyRedisConnClosed):
-                pass  # its connection was killed: it may have run, so it is raised
-            waits.append(time.monotonic() - start)
-
     try:
         with hung(seed):
-            tasks = [asyncio.ensure_future(work(n)) for n in range(8)]
-            try:
+            async with AsyncLoad(
+                    lambda worker, i: pool.set("hung:%d:%d" % (worker, i % 50), i)) as load:
                 for _ in range(3):  # every client loses its connections: each refreshes the map
                     await asyncio.sleep(0.4)
                     for node in cluster.primaries():
                         node.call("CLIENT", "KILL", "TYPE", "normal")
                 await asyncio.sleep(0.3)
-            finally:
-                stop.set()
-                await asyncio.gather(*tasks)
     finally:
         await pool.close()
         cluster.wait_replicas_listed()
+    assert all(isinstance(error, (PyRedisConnError, PyRedisConnClosed))
+               for _, _, error in load.log if error is not None)
     assert asked.count(seed.addr) == 1
     assert len(asked) <= 2 + 3 * 3
-    assert len(waits) > 100
-    assert max(waits) < refresh_timeout + 2.5  # upstream: read_timeout per refresh
+    assert len(load.log) > 100
+    assert max(end - start for start, end, _ in load.log) < refresh_timeout + 2.5
+
+
+@contextlib.asynccontextmanager
+async def refresh_under_way(cluster_map, monkeypatch):
+    """A refresh of ``cluster_map`` in another task, held in its fetch until
+    the block ends."""
+    started, release = asyncio.Event(), asyncio.Event()
+    fetch = cluster_map._fetch
+
+    async def slow_fetch(current):
+        started.set()
+        await release.wait()
+        return await fetch(current)
+
+    monkeypatch.setattr(cluster_map, "_fetch", slow_fetch)
+    refresh = asyncio.ensure_future(cluster_map.update())
+    try:
+        await asyncio.wait_for(started.wait(), 10)
+        yield refresh
+    finally:
+        release.set()
+        await refresh
 
 
 @async_test
@@ -565,29 +608,15 @@ async def test_client_goes_on_with_the_current_table_while_a_refresh_is_under_wa
     home = cluster.owner(slot)
     target = other_primary(cluster, home)
     client = AsyncClusterClient(seeds=seeds)
-    cluster_map = client.cluster_map
-    started, release = asyncio.Event(), asyncio.Event()
-    fetch = cluster_map._fetch
-
-    async def slow_fetch(current):
-        started.set()
-        await release.wait()
-        return await fetch(current)
-
     try:
         await client.set(key, "v")
         cluster.move_slot(slot, home, target)
-        monkeypatch.setattr(cluster_map, "_fetch", slow_fetch)
-        refresh = asyncio.ensure_future(cluster_map.update())
-        await asyncio.wait_for(started.wait(), 10)
-        # The MOVED reply is followed without waiting for the refresh.
-        assert await asyncio.wait_for(client.get(key), 10) == b"v"
-        assert not refresh.done()
-        release.set()
-        await refresh
-        assert cluster_map.get_slot(key) == target.name
+        async with refresh_under_way(client.cluster_map, monkeypatch) as refresh:
+            # The MOVED reply is followed without waiting for the refresh.
+            assert await asyncio.wait_for(client.get(key), 10) == b"v"
+            assert not refresh.done()
+        assert client.cluster_map.get_slot(key) == target.name
     finally:
-        release.set()
         await client.close()
         restore_slot(cluster, slot, home)
 
@@ -601,15 +630,6 @@ async def test_a_node_that_failed_is_not_used_before_a_refresh_under_way_ends(
     home = cluster.owner(slot)
     target = other_primary(cluster, home)
     client = AsyncClusterClient(seeds=seeds)
-    cluster_map = client.cluster_map
-    started, release = asyncio.Event(), asyncio.Event()
-    fetch = cluster_map._fetch
-
-    async def slow_fetch(current):
-        started.set()
-        await release.wait()
-        return await fetch(current)
-
     try:
         await client.set(key, "v")
         blocked = asyncio.ensure_future(client.blpop("{suspect}list", 5))
@@ -619,17 +639,12 @@ async def test_a_node_that_failed_is_not_used_before_a_refresh_under_way_ends(
             await blocked  # the node failed under a command
         cluster.move_slot(slot, home, target)
         home.call("CONFIG", "RESETSTAT")
-        monkeypatch.setattr(cluster_map, "_fetch", slow_fetch)
-        refresh = asyncio.ensure_future(cluster_map.update())
-        await asyncio.wait_for(started.wait(), 10)
-        reader = asyncio.ensure_future(client.get(key))
-        await asyncio.sleep(0.2)
-        release.set()
+        async with refresh_under_way(client.cluster_map, monkeypatch):
+            reader = asyncio.ensure_future(client.get(key))
+            await asyncio.sleep(0.2)
         assert await asyncio.wait_for(reader, 10) == b"v"
-        await refresh
         assert error_count(home, "MOVED") == 0  # not sent to the old node
     finally:
-        release.set()
         await client.close()
         restore_slot(cluster, slot, home)
 
@@ -677,44 +692,22 @@ async def test_failover_errors_stop_at_the_promotion(failover_cluster):
     survivors = [node for node in cluster.nodes if node is not victim]
     pool = AsyncClusterPool(seeds=[victim.addr, survivors[0].addr], pool_size=4,
                             pool_timeout=30)
-    log = []
-    stop = asyncio.Event()
-
-    async def work(worker):
-        i = 0
-        while not stop.is_set():
-            i += 1
-            start = time.monotonic()
-            try:
-                await pool.set("fo:%d:%d" % (worker, i % 100), i)
-                error = None
-            except PyRedisError as exc:
-                error = exc
-            log.append((start, error))
-
     try:
         assert await pool.set("warm", 1) == b"OK"
         for node in survivors:
             node.call("CONFIG", "RESETSTAT")
-        tasks = [asyncio.ensure_future(work(n)) for n in range(8)]
-        try:
+        async with AsyncLoad(
+                lambda worker, i: pool.set("fo:%d:%d" % (worker, i % 100), i)) as load:
             await asyncio.sleep(0.3)
             killed_at, promoted_at = await asyncio.get_running_loop().run_in_executor(
                 None, kill_and_wait_for_promotion, cluster, victim)
             await asyncio.sleep(1.5)
-            ended_at = time.monotonic()
-        finally:
-            stop.set()
-            await asyncio.gather(*tasks)
+        ended_at = time.monotonic()
         fetches = sum(command_calls(node, "cluster|slots") for node in survivors)
         assert await pool.set("after", 1) == b"OK"
     finally:
         await pool.close()
-    failed = [(start, error) for start, error in log if error is not None]
-    assert failed
-    assert [error for start, error in failed if start > promoted_at] == []
-    assert any(start > promoted_at for start, error in log)
-    assert fetches <= 10 + 8 * (ended_at - killed_at)
+    check_failover(load.log, killed_at, promoted_at, ended_at, fetches)
 
 
 class UpstreamStyleMap:

@@ -3,18 +3,19 @@
 :class:`ClusterRouting` is the shared half of
 :class:`~pyredis.client.cluster.ClusterClient` and
 :class:`~pyredis.client.async_cluster.AsyncClusterClient`: which node a
-command goes to, what a ``MOVED`` / ``ASK`` / ``TRYAGAIN`` reply or a
-connection failure leads to, and how many attempts are left.  Each command
-is run by a *plan*: a generator that yields the I/O it needs as steps and is
-sent (or thrown) their outcome.  The two clients only carry the steps out,
-one with blocking calls, the other with ``await``:
+command goes to, what a ``MOVED`` / ``ASK`` / ``TRYAGAIN`` / ``CLUSTERDOWN``
+reply or a connection failure leads to, how many attempts are left, and when
+the map is refreshed.  Each command is run by a *plan*: a generator that
+yields the I/O it needs as steps and is sent (or thrown) their outcome.  The
+two clients only carry the steps out, one with blocking calls, the other with
+``await``:
 
 ======================  ==========================================  ==============
 step                    what the driver does                        sent back
 ======================  ==========================================  ==============
 ``(CONNECT, address)``  open (or reuse) the node connection         the connection
 ``(SEND, conn, ask)``   run the command (``ASKING`` first if ask)   the reply
-``(UPDATE, id, wait)``  ``cluster_map.update(id)`` (``wait``) or   ignored
+``(UPDATE, id, wait)``  ``cluster_map.update(id)`` (``wait``) or    ignored
                         ``cluster_map._update_unless_busy(id)``
 ``(CLOSE, conns)``      close those connections                     ignored
 ``(SLEEP, seconds)``    pause                                       ignored
