@@ -754,6 +754,8 @@ def test_client_takes_any_object_with_clustermap_methods(cluster, seeds, monkeyp
         ClusterClient(cluster_map=object())
     with pytest.raises(TypeError, match="ClusterMap"):
         ClusterClient(cluster_map=pyredis.client.AsyncClusterMap(seeds))
+    with pytest.raises(TypeError, match="await"):  # an asyncio map of someone else's
+        ClusterClient(cluster_map=AsyncUpstreamStyleMap(ClusterMap(seeds)))
 
 
 class UpstreamStyleMap:
@@ -776,6 +778,11 @@ class UpstreamStyleMap:
 
     def hosts(self, slave=None):
         return self.inner.hosts(slave)
+
+
+class AsyncUpstreamStyleMap(UpstreamStyleMap):
+    async def update(self, map_id):
+        return self.inner.update(map_id)
 
 
 def test_close(cluster, seeds):

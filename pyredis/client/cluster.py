@@ -28,7 +28,8 @@ class ClusterClient(
     Give ``seeds`` (``(host, port)`` pairs) or a shared ``cluster_map``
     (a :class:`~pyredis.helper.ClusterMap`, or any object with its methods
     ``id``, ``update(map_id)``, ``get_slot(shard_key, slave)`` and
-    ``hosts(slave)``, as upstream), not both.  ``refresh_timeout``
+    ``hosts(slave)``, as upstream; one that cannot work here, such as an
+    asyncio map, raises TypeError), not both.  ``refresh_timeout``
     (keyword-only, new) goes to the map built from ``seeds`` (default 1 s,
     see ClusterMap); with ``cluster_map`` it is the map's own setting, and
     giving it here raises ValueError.  The other arguments are

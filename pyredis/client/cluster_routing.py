@@ -27,6 +27,7 @@ propagate; the command's reply is the plan's return value.  The common case
 ``_direct`` names the connection, and only if that command fails does a plan
 take over, with the failure as its first attempt.
 """
+import inspect
 import weakref
 
 from pyredis.exceptions import (
@@ -134,6 +135,10 @@ class ClusterRouting:
                     type(self).__name__, self._map_class.__name__, type(cluster_map).__name__))
             self._map = cluster_map
         else:  # any object with ClusterMap's methods, as upstream
+            if (inspect.iscoroutinefunction(getattr(cluster_map, "update", None))
+                    and not inspect.iscoroutinefunction(self._map_class.update)):
+                raise TypeError("%s cannot await the update() of %r"
+                                % (type(self).__name__, cluster_map))
             self._map = ForeignMap(cluster_map)
         self._given_map = cluster_map
         self._foreign_map = self._map is not cluster_map
@@ -336,7 +341,7 @@ class ClusterRouting:
         refresh the map)."""
         address = table.node(slot, key, read)
         if address is None:
-            if self._map._holdoff() == 0:  # else the table is fresh: no node serves it
+            if self._map._holdoff() == 0 or not table.nodes:  # else fresh: no node serves it
                 table = yield from self._refresh(table, wait=True, quiet=False)
                 address = table.node(slot, key, read)
             if address is None:
