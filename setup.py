@@ -88,6 +88,17 @@ class OptionalBuildExt(build_ext):
             if len(detail) > 160:  # a failed compiler command line is long; its head says enough
                 detail = detail[:157] + "..."
             _warn_pure("%s failed to compile (%s: %s)" % (names, type(first).__name__, detail))
+            if not self.extensions:
+                self._nothing_compiled()
+
+    def _nothing_compiled(self):
+        """No module compiled: the package is pure Python, and a wheel being
+        built now is tagged ``py3-none-any`` (bdist_wheel chose a platform
+        tag before the build, from the modules declared)."""
+        self.distribution.ext_modules = []
+        wheel = self.distribution.get_command_obj("bdist_wheel", create=False)
+        if wheel is not None:
+            wheel.root_is_pure = True
 
     def build_extensions(self):
         if not DEBUG and self.compiler.compiler_type == "unix":

@@ -51,9 +51,10 @@ def report():
         reasons.add(reason)
         lines.append("  %-*s  %s" % (width, module, "compiled" if active else "pure: " + reason))
     if any(reason and reason.startswith("not built") for reason in reasons):
-        lines.append("To build them: install a C compiler and the Python headers, then reinstall "
-                     "with PYREDIS_REQUIRE_EXTENSIONS=1 (a failed build is then an error, not "
-                     "a silent fallback).")
+        lines.append("To build them: install a C compiler and the Python headers, then"
+                     " reinstall with PYREDIS_REQUIRE_EXTENSIONS=1 (a failed build is then an"
+                     " error, not a quiet fallback), e.g. PYREDIS_REQUIRE_EXTENSIONS=1 pip install"
+                     " --force-reinstall --no-cache-dir --no-binary pyredis-cy pyredis-cy")
     return lines
 
 
