@@ -2,8 +2,9 @@
 
 ``pyredis.IMPLEMENTATION`` says which twins are active: ``"compiled"`` or
 ``"pure"`` (``PYREDIS_NO_EXTENSIONS=1`` at import forces the pure ones);
-``pyredis.COMPILED`` is the same as a bool.  ``python -m pyredis`` reports
-the version and each compiled module's state.
+``pyredis.COMPILED`` is the same as a bool.  ``pyredis.__version__`` is new
+(upstream had none); ``python -m pyredis`` reports the version and each
+compiled module's state.
 """
 from pyredis import protocol  # noqa: F401  (chooses the protocol twins)
 from pyredis.client import (
