@@ -34,20 +34,21 @@ def _speedups(results, sid, key, higher_is_better):
     return out
 
 
-def plot_comparison(path, meta, results, scenario_ids):
+def plot_comparison(path, meta, results, scenarios):
+    """Draw ``results`` (bench/run.py's, per scenario and implementation) of
+    ``scenarios`` (``[(scenario id, title)]``, top to bottom) into ``path``."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from matplotlib.ticker import FuncFormatter
 
-    from run import SCENARIOS
-
     panels = (
         ("operations per second", "ops_s", True),
         ("client CPU (user) per operation", "user_us", False),
     )
-    sids = [sid for sid in scenario_ids if results.get(sid, {}).get("redis-py")]
+    titles = dict(scenarios)
+    sids = [sid for sid, _ in scenarios if results.get(sid, {}).get("redis-py")]
     impls = [impl for impl in COLOURS if any(impl in results[sid] for sid in sids)]
     if not sids:
         raise SystemExit("--plot: no scenario has a redis-py figure to compare with")
@@ -83,7 +84,7 @@ def plot_comparison(path, meta, results, scenario_ids):
                      % title, fontsize=10)
         ax.grid(axis="x", which="major", linestyle=":", linewidth=0.6)
     axes[0].set_yticks(range(len(sids)))
-    axes[0].set_yticklabels([SCENARIOS[sid][0] for sid in sids], fontsize=9)
+    axes[0].set_yticklabels([titles[sid] for sid in sids], fontsize=9)
     axes[0].invert_yaxis()
     handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=9, frameon=False)

@@ -845,7 +845,8 @@ def main(argv=None):
     if args.plot:
         from plot import plot_comparison
 
-        plot_comparison(args.plot, meta, results, args.scenarios)
+        plot_comparison(args.plot, meta, results,
+                        [(sid, SCENARIOS[sid][0]) for sid in args.scenarios])
         print("chart: %s" % args.plot)
     if any(w.error for name, w in workers.items() if name.startswith("pyredis")):
         return 1

@@ -25,9 +25,14 @@ def _stub(path, body):
     os.chmod(path, os.stat(path).st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
 
 
-def _copy_tool(tree, name):
-    os.makedirs(os.path.join(tree, "tools"), exist_ok=True)
-    shutil.copy(os.path.join(TOOLS, name), os.path.join(tree, "tools", name))
+def _scratch_tree(tmp_path, tool, stubbed):
+    """tmp_path/tree with tools/``tool`` and a do-nothing tools/``stubbed``;
+    and the log file the python stand-ins write to."""
+    tree = tmp_path / "tree"
+    os.makedirs(str(tree / "tools"))
+    shutil.copy(os.path.join(TOOLS, tool), str(tree / "tools" / tool))
+    _stub(str(tree / "tools" / stubbed), "exit 0")
+    return tree, str(tmp_path / "python.log")
 
 
 def _calls(log):
@@ -35,23 +40,19 @@ def _calls(log):
         return f.read().splitlines()
 
 
-def _run(argv, env, cwd):
-    proc = subprocess.run(["bash"] + argv, cwd=cwd, env=env, stdout=subprocess.PIPE,
+def _run(argv, env, cwd=None):
+    return subprocess.run(["/bin/bash"] + argv, cwd=cwd, env=env, stdout=subprocess.PIPE,
                           stderr=subprocess.PIPE, universal_newlines=True, timeout=60)
-    return proc
 
 
 # -- tools/test.sh: where extra arguments go --------------------------------------------------
 @pytest.fixture
 def test_sh_tree(tmp_path):
-    tree = tmp_path / "tree"
-    log = tmp_path / "python.log"
-    _copy_tool(str(tree), "test.sh")
-    _stub(str(tree / "tools" / "bootstrap.sh"), "exit 0")
+    tree, log = _scratch_tree(tmp_path, "test.sh", "bootstrap.sh")
     # The venv's python: logs its arguments and the twin switch, succeeds.
     _stub(str(tree / ".venv" / "bin" / "python"),
           'echo "NO_EXT=${PYREDIS_NO_EXTENSIONS:-} $*" >> %s' % log)
-    return tree, str(log)
+    return tree, log
 
 
 def _pytest_runs(log):
@@ -109,9 +110,7 @@ def apt_machine(tmp_path):
 
 def test_install_redis_stops_only_the_services_it_installed(apt_machine, tmp_path):
     env, log, _ = apt_machine
-    script = os.path.join(TOOLS, "install-redis.sh")
-    proc = subprocess.run(["/bin/bash", script], env=env, stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, universal_newlines=True, timeout=60)
+    proc = _run([os.path.join(TOOLS, "install-redis.sh")], env)
     assert proc.returncode == 0, proc.stderr
     calls = _calls(log)
     assert any(c.startswith("apt-get install") for c in calls), calls
@@ -129,9 +128,7 @@ def test_install_redis_stops_both_services_on_a_machine_without_redis(apt_machin
         f.write('[ "$1" = install ] && printf "#!/bin/bash\\nexit 0\\n" > %s/redis-server'
                 ' && %s +x %s/redis-server\nexit 0\n'
                 % (env["PATH"], shutil.which("chmod"), env["PATH"]))
-    script = os.path.join(TOOLS, "install-redis.sh")
-    proc = subprocess.run(["/bin/bash", script], env=env, stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, universal_newlines=True, timeout=60)
+    proc = _run([os.path.join(TOOLS, "install-redis.sh")], env)
     assert proc.returncode == 0, proc.stderr
     calls = _calls(log)
     assert "service redis-server stop" in calls and "service redis-sentinel stop" in calls
@@ -152,16 +149,13 @@ def _fake_python(path, identity, log):
 
 @pytest.fixture
 def bootstrap_tree(tmp_path):
-    tree = tmp_path / "tree"
-    log = tmp_path / "python.log"
-    _copy_tool(str(tree), "bootstrap.sh")
-    _stub(str(tree / "tools" / "install-redis.sh"), "exit 0")
+    tree, log = _scratch_tree(tmp_path, "bootstrap.sh", "install-redis.sh")
     bin_dir = tmp_path / "bin"
     _stub(str(bin_dir / "redis-server"), 'echo "Redis server v=7.0.0 sha=0"')
     env = dict(os.environ, PATH="%s:%s" % (bin_dir, os.environ["PATH"]))
     env.pop("PYTHON", None)
-    _fake_python(str(tmp_path / "old-python"), "/old 3.11.7", str(log))
-    _fake_python(str(tmp_path / "new-python"), "/new 3.13.0", str(log))
+    _fake_python(str(tmp_path / "old-python"), "/old 3.11.7", log)
+    _fake_python(str(tmp_path / "new-python"), "/new 3.13.0", log)
     proc = _run(["tools/bootstrap.sh"], dict(env, PYTHON=str(tmp_path / "old-python")),
                 str(tree))
     assert proc.returncode == 0, proc.stderr
