@@ -30,7 +30,10 @@ def _env(no_extensions):
 def _report(env, cwd=None, pythonpath=None):
     if pythonpath:
         env = dict(env, PYTHONPATH=pythonpath)
-    proc = subprocess.run([sys.executable, "-m", "pyredis"], env=env, cwd=cwd or ROOT,
+    # -m imports from the working directory first: by default, the one that
+    # holds the pyredis this test imported (the tree, or site-packages).
+    proc = subprocess.run([sys.executable, "-m", "pyredis"], env=env,
+                          cwd=cwd or os.path.dirname(PACKAGE),
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                           universal_newlines=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
