@@ -47,7 +47,7 @@ def _run(argv, env, cwd=None):
 
 # -- tools/test.sh: where extra arguments go --------------------------------------------------
 @pytest.fixture
-def test_sh_tree(tmp_path):
+def scratch_test_sh(tmp_path):
     tree, log = _scratch_tree(tmp_path, "test.sh", "bootstrap.sh")
     # The venv's python: logs its arguments and the twin switch, succeeds.
     _stub(str(tree / ".venv" / "bin" / "python"),
@@ -59,8 +59,8 @@ def _pytest_runs(log):
     return [line for line in _calls(log) if " -m pytest " in line]
 
 
-def test_test_sh_without_arguments_runs_bench_smoke_and_both_suites(test_sh_tree):
-    tree, log = test_sh_tree
+def test_test_sh_without_arguments_runs_bench_smoke_and_both_suites(scratch_test_sh):
+    tree, log = scratch_test_sh
     proc = _run(["tools/test.sh"], dict(os.environ, PYREDIS_NO_EXTENSIONS=""), str(tree))
     assert proc.returncode == 0, proc.stderr
     runs = _pytest_runs(log)
@@ -70,8 +70,8 @@ def test_test_sh_without_arguments_runs_bench_smoke_and_both_suites(test_sh_tree
     assert runs[2].startswith("NO_EXT=1 ") and runs[2].endswith(" tests -q")
 
 
-def test_test_sh_arguments_go_to_the_suite_runs_only(test_sh_tree):
-    tree, log = test_sh_tree
+def test_test_sh_arguments_go_to_the_suite_runs_only(scratch_test_sh):
+    tree, log = scratch_test_sh
     proc = _run(["tools/test.sh", "-k", "url"], dict(os.environ, PYREDIS_NO_EXTENSIONS=""),
                 str(tree))
     assert proc.returncode == 0, proc.stderr
