@@ -30,6 +30,7 @@ take over, with the failure as its first attempt.
 import inspect
 import weakref
 
+from pyredis._describe import database, describe, endpoints
 from pyredis.exceptions import (
     PyRedisConnClosed,
     PyRedisConnError,
@@ -172,7 +173,8 @@ class ClusterRouting:
 
     def __repr__(self):
         state = "closed" if self.closed else "%d node connections" % len(self._conns)
-        return "<%s %s>" % (type(self).__name__, state)
+        return describe(self, "seeds=%s" % (endpoints(self._map.seeds),),
+                        database(self._conn_kwargs["database"]), state)
 
     # -- one command ----------------------------------------------------------------------
     def _direct(self, args, shard_key, sock, asking):

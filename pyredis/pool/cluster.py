@@ -1,5 +1,6 @@
 """ClusterPool: a BasePool of ClusterClients sharing one ClusterMap."""
 from pyredis import commands
+from pyredis._describe import endpoints
 from pyredis.client.cluster import ClusterClient
 from pyredis.helper import REFRESH_TIMEOUT, ClusterMap
 from pyredis.pool.base import BasePool
@@ -31,6 +32,9 @@ class ClusterPoolSettings:
     @property
     def cluster_map(self):
         return self._map
+
+    def _describe_target(self):
+        return ("seeds=%s" % (endpoints(self._map.seeds),),)
 
     def _connect(self):
         return self._client_class(
