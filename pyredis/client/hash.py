@@ -6,6 +6,7 @@ from pyredis._describe import database, describe, endpoints
 from pyredis.client.bulk import _DISCARD, BulkBookkeeping
 from pyredis.client.client import BULK_WRITE_LIMIT
 from pyredis.connection.connection import Connection
+from pyredis.connection.settings import CLOSED_PROPERTY
 from pyredis.exceptions import PyRedisConnError, PyRedisError
 from pyredis.helper import SLOTS, ring_slot_from_key
 from pyredis.protocol import CommandBuffer
@@ -52,7 +53,7 @@ class BucketRouting(BulkBookkeeping):
     _connection_class = None  # each client's own
 
     def __init__(self, buckets, database=None, password=None, encoding=None, conn_timeout=2,
-                 read_timeout=2, username=None, ssl=False, ssl_context=None):
+                 read_timeout=2, username=None, ssl=False, ssl_context=None, push_handler=None):
         names, targets = parse_buckets(buckets, tls=ssl or ssl_context is not None)
         self._buckets = buckets
         # The connection keyword arguments of every bucket connection.
@@ -65,6 +66,7 @@ class BucketRouting(BulkBookkeeping):
             "username": username,
             "ssl": ssl,
             "ssl_context": ssl_context,
+            "push_handler": push_handler,
         }
         # Distinct buckets get indices 0..k-1: ``_route[bucket index]`` is the
         # index into ``_conns`` (connections, None until first used).
@@ -75,9 +77,9 @@ class BucketRouting(BulkBookkeeping):
         self._targets = [targets[name] for name in self._index]
         self._conns = [None] * len(self._index)
         self._count = len(names)
-        # A plain attribute: pools read it on every release.  Each bucket
-        # connection sets it when it closes (its ``_owner`` is this client).
-        self.closed = False
+        # Read by ``closed``.  Each bucket connection sets it when it closes
+        # (its ``_owner`` is this client).
+        self._closed = False
         self._order = None  # bulk mode: the connection index of each buffered command
         self._buffers = None
         self._bulk_size = 0
@@ -91,12 +93,20 @@ class BucketRouting(BulkBookkeeping):
         return describe(self, "buckets=%s" % (endpoints(self._buckets),),
                         database(self._settings["database"]), "closed" if self.closed else "")
 
+    @property
+    def closed(self):
+        return self._closed
+
+    @closed.setter
+    def closed(self, value):  # for the asyncio twin's bucket watchers; HashClient's is read-only
+        self._closed = value
+
     def _connection(self, index):
         """Bucket connection ``index``, made (not connected) on first use; a
         closed client makes none (closed is for good)."""
         conn = self._conns[index]
         if conn is None:
-            if self.closed:
+            if self._closed:
                 raise PyRedisConnError("Connection Gone")
             conn = self._connection_class(**self._targets[index], **self._settings)
             conn._owner = self
@@ -105,7 +115,7 @@ class BucketRouting(BulkBookkeeping):
 
     def _mark_closed(self):
         """Closing, for good: ``closed`` set, nothing buffered can be sent any more."""
-        self.closed = True
+        self._closed = True
         if self._buffers is not None:
             self._order = []
             self._buffers = [None] * len(self._conns)
@@ -197,13 +207,15 @@ class HashClient(
       other buckets would be out of step); that batch's replies are lost and
       the client stays in bulk mode until ``bulk_stop()``.
     * An empty bucket list raises ``PyRedisError`` at construction.
-    * ``close()``, ``with client:``.
+    * ``close()``, ``with client:``; ``closed`` is a read-only property.
+    * ``push_handler`` (new): given to every bucket connection (see Connection).
     * TLS: ``ssl=True`` (a default context per bucket connection) or
       ``ssl_context=`` (shared by all), for every bucket.
     """
 
     _cluster = True
     _connection_class = Connection
+    closed = CLOSED_PROPERTY
 
     # -- connections ---------------------------------------------------------
     def close(self):

@@ -1,11 +1,67 @@
 """Connection settings shared by Connection and AsyncConnection (no I/O here):
-the constructor's checks and attributes, the TLS context and the handshake."""
+the constructor's checks and attributes, the TLS context, the handshake, and
+what both do with push frames and ``closed``."""
+import logging
 import ssl as _ssl
+from operator import attrgetter
 
 from pyredis._describe import database, describe, endpoint
 from pyredis.exceptions import PyRedisError
 
-__all__ = ["ConnectionSettings", "check_target"]
+__all__ = ["ConnectionSettings", "check_target", "check_push_handler", "deliver_push",
+           "handshake_ok", "CLOSED_PROPERTY", "NOT_ENOUGH"]
+
+_log = logging.getLogger("pyredis")
+
+
+class _NotEnoughData:
+    """The Reader's ``notEnoughData``: RESP3 ``#f`` is ``False``, a value, so
+    "no complete reply yet" needs a marker of its own."""
+
+    __slots__ = ()
+
+    def __repr__(self):
+        return "<not enough data>"
+
+
+NOT_ENOUGH = _NotEnoughData()
+
+# ``closed`` of the connection and client classes: read-only, backed by
+# ``_closed``.  One shared object, so that the pool core can recognise it and
+# read ``_closed`` directly (``client.closed`` is read on every release).
+CLOSED_PROPERTY = property(
+    attrgetter("_closed"), doc="True once closed, for good (nothing reconnects).  Read-only.")
+
+
+def check_push_handler(handler):
+    """``push_handler`` is a callable or None (refused at construction)."""
+    if handler is not None and not callable(handler):
+        raise TypeError("push_handler must be a callable or None, not %s"
+                        % type(handler).__name__)
+    return handler
+
+
+def deliver_push(handler, push):
+    """Hand a RESP3 push frame to ``handler`` (None: the push is dropped).
+
+    Runs inside the read path, between the frames of a reply stream: an
+    exception the handler raises is logged (logger ``pyredis``, with its
+    traceback) and the push dropped, so it never reaches the caller whose
+    reply is being read and never desynchronises the stream.  (BaseExceptions
+    such as KeyboardInterrupt propagate, and close the connection as any
+    interruption mid-reply does.)
+    """
+    if handler is not None:
+        try:
+            handler(push)
+        except Exception:
+            _log.exception("push_handler %r raised on %r; the push was dropped", handler, push)
+
+
+def handshake_ok(reply):
+    """True for the ``+OK`` Redis answers AUTH, SELECT and READONLY with (bytes,
+    or str with an encoding)."""
+    return reply == b"OK" or reply == "OK"
 
 
 def check_target(host, unix_sock, tls):
@@ -26,8 +82,9 @@ class ConnectionSettings:
 
     def __init__(self, host=None, port=6379, unix_sock=None, database=None, password=None,
                  encoding=None, conn_timeout=2, read_only=False, read_timeout=2,
-                 sentinel=False, username=None, ssl=False, ssl_context=None):
+                 sentinel=False, username=None, ssl=False, ssl_context=None, push_handler=None):
         check_target(host, unix_sock, ssl or ssl_context is not None)
+        self._push_handler = check_push_handler(push_handler)
         self.host = host
         self.port = port
         self.unix_sock = unix_sock
@@ -42,12 +99,19 @@ class ConnectionSettings:
         self._ssl = bool(ssl)
         self._ssl_context = ssl_context
         self._closed = False
-        # ``closed`` is a plain attribute, here and on the client that owns this
-        # connection (``_owner``): pools read it on every release, and a dict
-        # slot costs a third of a property call.  Closing keeps both in step.
-        self.closed = False
+        # Closing sets ``_owner._closed`` too: the client's ``closed`` reads it
+        # without asking the connection.
         self._owner = None
         self._init_state()
+
+    # ``closed``: Connection's is CLOSED_PROPERTY; this default serves a class
+    # that keeps ``closed`` as a plain attribute it sets when closing.
+    closed = False
+
+    @property
+    def push_handler(self):
+        """The callable RESP3 push frames go to (None: they are dropped)."""
+        return self._push_handler
 
     def _init_state(self):
         raise NotImplementedError("connection classes implement _init_state()")
