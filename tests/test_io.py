@@ -108,21 +108,20 @@ def test_execute_sends_and_returns_the_reply(rig):
     assert rig.req("GET", "foo") == b"bar"
     assert rig.sent() == pack_command(("GET", "foo"))
     assert rig.owner.calls == []
-    assert rig.req.idle is True
+    assert rig.req.idle == 1
 
 
 def test_execute_raises_error_replies(rig):
     rig.peer.sendall(b"-ERR nope\r\n")
     with pytest.raises(ReplyError, match="ERR nope"):
         rig.req("GET", "foo")
-    assert rig.req.idle is True
+    assert rig.req.idle == 1
 
 
 def test_reply_across_several_reads(io, pair):
     rig = Rig(io, pair, bufsize=4)  # tiny: the reply needs several receives
     rig.peer.sendall(b"$10\r\n0123456789\r\n")
     assert rig.req("GET", "k") == b"0123456789"
-    assert rig.req.last == 1  # 17 bytes in receives of 4: the last one holds "\n"
 
 
 def test_false_is_a_reply(rig):
@@ -151,7 +150,6 @@ def test_leftover_after_the_reply_goes_to_the_owner(rig):
     rig.peer.sendall(b"+OK\r\n+EXTRA\r\n")
     assert rig.req("SET", "k", "v") == b"OK"
     assert rig.owner.calls == [("leftover",)]
-    assert rig.req.last == len(b"+OK\r\n+EXTRA\r\n")
 
 
 def test_idle_check_before_sending(rig):
@@ -174,13 +172,20 @@ def test_no_check_while_replies_are_outstanding(rig):
 def test_finish_hands_what_the_reader_holds_to_the_owner(rig):
     rig.reader.feed(b"+X\r\n")
     rig.req.finish()
-    assert rig.req.idle is True and rig.owner.calls == [("leftover",)]
+    assert rig.req.idle == 1 and rig.owner.calls == [("leftover",)]
+
+
+def test_a_frame_begun_is_looked_at_before_sending(rig):
+    rig.req.finish()
+    rig.req.idle = 2  # as the owner's _leftover leaves it
+    rig.req.ready()
+    assert rig.owner.calls == [("unsolicited",)] and rig.req.idle == 0
 
 
 def test_no_check_when_nothing_waits(rig):
     rig.req.finish()
     rig.req.ready()
-    assert rig.owner.calls == [] and rig.req.idle is False
+    assert rig.owner.calls == [] and rig.req.idle == 0
 
 
 def test_idle_check_sees_the_end_of_the_stream(rig):
@@ -209,7 +214,7 @@ def test_read_replies_in_order_pushes_aside(rig):
     rig.req.read_replies(4, out.append)
     assert out[0] == b"a" and str(out[1]) == "ERR b" and out[2] is False and out[3] == 3
     assert rig.pushes == [[b"p"]]
-    assert rig.req.idle is False  # read_replies leaves idle alone
+    assert rig.req.idle == 0  # read_replies leaves idle alone
 
 
 def test_push_handler_errors_are_logged_and_dropped(io, pair, caplog):
@@ -274,10 +279,12 @@ def test_write_failure_goes_to_the_owner(rig):
 def test_bad_arguments_raise_before_any_io(rig):
     with pytest.raises(TypeError):
         rig.req("SET", "k", None)
-    assert rig.owner.calls == [] and rig.req.idle is False
+    assert rig.owner.calls == [] and rig.req.idle == 0
 
 
 def test_detach_forgets_the_socket(rig):
     rig.req.finish()
     rig.req.detach()
-    assert rig.req.idle is False and rig.req.last == 0
+    assert rig.req.idle == 0
+    with pytest.raises(AssertionError, match="attached already"):
+        rig.req("PING")  # no socket: the owner is asked to connect

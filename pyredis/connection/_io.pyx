@@ -142,8 +142,7 @@ cdef class Requester:
     cdef object _sock, _feed, _gets, _has_data, _probe, _handler
     cdef bytearray _buf
     cdef int _fd
-    cdef public bint idle
-    cdef public Py_ssize_t last
+    cdef public int idle
 
     def __init__(self, owner, pack, reply_error, push_type, not_enough):
         self._owner = owner
@@ -162,15 +161,13 @@ cdef class Requester:
         self._buf = buf
         self._probe = probe
         self._handler = handler
-        self.idle = False
-        self.last = 0
+        self.idle = 0
 
     def detach(self):
         self._fd = -1
         self._sock = self._feed = self._gets = self._has_data = self._buf = None
         self._probe = self._handler = None
-        self.idle = False
-        self.last = 0
+        self.idle = 0
 
     def __call__(self, *args):
         data = self._pack(args)  # bad arguments raise here, before any I/O
@@ -222,14 +219,14 @@ cdef class Requester:
     cdef inline int _ready(self) except -1:
         if self._sock is None:
             self._owner._connect()  # attaches, or raises
-        if self.idle and self._readable():
+        if self.idle and (self.idle == 2 or self._readable()):
             self._owner._unsolicited()  # raises unless it was all pushes
-        self.idle = False
+        self.idle = 0
         return 0
 
     @cython.final
     cdef inline int _finish(self) except -1:
-        self.idle = True
+        self.idle = 1
         if self._has_data():
             self._owner._leftover()
         return 0
@@ -258,6 +255,5 @@ cdef class Requester:
         cdef Py_ssize_t n = _recv(self._sock, self._fd, self._buf)
         if n == 0:
             raise PyRedisConnClosed(_CLOSED_MESSAGE)
-        self.last = n
         self._feed(self._buf, 0, n)
         return self._gets()

@@ -31,25 +31,25 @@ class Requester:
 
     The rules:
 
-    * ``idle`` is True when no reply is outstanding: after ``attach`` it is
-      False (the handshake is outstanding), ``finish()`` and every
-      ``execute`` make it True, ``ready()`` (called before every send)
-      makes it False.  ``read`` and
-      ``read_replies`` leave it alone (PubSub and hand-made pipelines read
-      more replies than they sent commands, or fewer).
-    * Before sending on an idle connection, one readiness check without
-      waiting (``poll`` with no timeout on the descriptor, else the
-      ``probe`` callable): data found there arrived while nothing was asked,
-      and ``owner._unsolicited()`` deals with it (pushes go to the handler;
-      anything else closes and raises ``CommandNotSent``).
+    * ``idle`` says whether a reply is outstanding: 0 (outstanding: right
+      after ``attach``, the handshake's; after ``ready()``, called before
+      every send), 1 (none: after ``finish()``, so after every ``execute``),
+      2 (none, but the reader holds the start of a frame nobody asked for:
+      the owner's ``_leftover`` sets it).  ``read`` and ``read_replies``
+      leave it alone (PubSub and hand-made pipelines read more replies than
+      they sent commands, or fewer).
+    * ``ready()`` on an idle connection looks for data without waiting
+      (``poll`` with no timeout on the descriptor, else the ``probe``
+      callable); data there, or ``idle`` 2, goes to ``owner._unsolicited()``
+      (pushes go to the handler; anything else closes and raises
+      ``CommandNotSent``) before anything is sent.
     * Command paths (``execute``, ``read_replies``) never return a push
       frame: each goes to ``deliver_push(handler, push)`` and reading goes
       on.  ``read`` returns every frame as it comes (PubSub's messages).
-    * After the last reply asked for (``execute``, ``finish``), anything
-      still in the reader goes to ``owner._leftover()`` (pushes to the
-      handler; anything else closes the connection, the reply is still
-      returned).  ``last`` is the byte count of the last receive, at the
-      start of the buffer: the leftover lies within it.
+    * ``finish()`` (after the last reply asked for: ``execute`` calls it)
+      hands anything still in the reader to ``owner._leftover()`` (pushes to
+      the handler; another frame closes the connection, the reply is still
+      returned).
     * ``reply is not_enough`` means "no complete reply yet": ``False`` is a
       value (RESP3 ``#f``).
 
@@ -59,7 +59,7 @@ class Requester:
     """
 
     __slots__ = ("_owner", "_pack", "_reply_error", "_push_type", "_none", "_sock", "_feed",
-                 "_gets", "_has_data", "_buf", "_probe", "_handler", "idle", "last")
+                 "_gets", "_has_data", "_buf", "_probe", "_handler", "idle")
 
     def __init__(self, owner, pack, reply_error, push_type, not_enough):
         self._owner = owner
@@ -80,14 +80,12 @@ class Requester:
         self._buf = buf
         self._probe = probe
         self._handler = handler
-        self.idle = False
-        self.last = 0
+        self.idle = 0
 
     def detach(self):
         self._sock = self._feed = self._gets = self._has_data = self._buf = None
         self._probe = self._handler = None
-        self.idle = False
-        self.last = 0
+        self.idle = 0
 
     def __call__(self, *args):
         """Send one command, return its reply; an error reply is raised."""
@@ -112,15 +110,15 @@ class Requester:
         """Before a send: connect if need be, then the idle check."""
         if self._sock is None:
             self._owner._connect()  # attaches, or raises
-        probe = self._probe
-        if self.idle and probe is not None and probe():
+        idle = self.idle
+        if idle and (idle == 2 or self._probe is not None and self._probe()):
             self._owner._unsolicited()  # raises unless it was all pushes
-        self.idle = False
+        self.idle = 0
 
     def finish(self):
         """Every reply asked for is read: the connection is idle, and what
         the reader still holds is looked at."""
-        self.idle = True
+        self.idle = 1
         if self._has_data():
             self._owner._leftover()
 
@@ -171,6 +169,5 @@ class Requester:
         n = self._sock.recv_into(buf)
         if not n:
             raise PyRedisConnClosed(_CLOSED_MESSAGE)
-        self.last = n
         self._feed(buf, 0, n)
         return self._gets()

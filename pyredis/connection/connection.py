@@ -74,8 +74,6 @@ _CONNECT_ERRORS = (OSError, OverflowError, ValueError, TypeError)
 # A non-blocking read that found nothing (plain socket / TLS).
 _NOTHING_NOW = (BlockingIOError, ssl.SSLWantReadError)
 
-_PUSH_BYTE = ord(">")
-
 # Live connections, so that a forked child can drop the sockets it inherited
 # (it must never talk on the parent's streams).
 _LIVE = weakref.WeakSet()
@@ -413,53 +411,69 @@ class Connection(ConnectionSettings):
 
     # -- bytes nobody asked for ----------------------------------------------
     def _unsolicited(self):
-        """Data waits while no reply is outstanding (the requester's check, before
-        a send): push frames go to the handler; anything else closes the
-        connection and raises ``CommandNotSent``."""
+        """Before a send on a connection with no reply outstanding, data is
+        there (or the reader holds the start of a frame): push frames go to
+        the handler; anything else closes the connection and raises
+        ``CommandNotSent``.  A frame that has begun is waited for (up to the
+        read timeout: the server sends a frame in one go) to tell which it is.
+        """
+        reader = self._reader
         while True:
+            stray = self._stray()
+            if stray is not None:
+                self.close()
+                raise unexpected_data(stray)
+            incomplete = reader.has_data()
             try:
-                n = self._receive_now()
+                n = self._receive_more(incomplete)
+            except _TIMEOUT_ERRORS as exc:
+                self.close()
+                raise unexpected_data("an incomplete frame") from exc
             except OSError as exc:
                 self.close()
                 raise closed_while_idle(exc) from exc
             if n is None:
-                return  # nothing more for now; at most a push frame is still arriving
+                return  # nothing more, nothing incomplete
             if not n:
                 self.close()
                 raise closed_while_idle("end of stream")
-            stray = self._stray(n)
-            if stray is not None:
-                self.close()
-                raise unexpected_data(stray)
 
-    def _receive_now(self):
-        """Receive what is there without waiting and feed it to the reader: the
-        byte count (0 at the end of the stream), None when nothing is there."""
+    def _receive_more(self, wait):
+        """Receive into the reader: the byte count (0 at the end of the stream),
+        or, without ``wait``, None when nothing is there now."""
         sock = self._sock
-        timeout = sock.gettimeout()
-        sock.settimeout(0)
-        try:
-            n = sock.recv_into(self._buf)
-        except _NOTHING_NOW:
-            return None
-        finally:
-            sock.settimeout(timeout)
+        buf = self._buf
+        if wait:
+            n = sock.recv_into(buf)
+        elif not isinstance(sock, _socket.socket):
+            return None  # a test double: nothing to look at without waiting
+        else:
+            timeout = sock.gettimeout()
+            sock.settimeout(0)
+            try:
+                n = sock.recv_into(buf)
+            except _NOTHING_NOW:
+                return None
+            finally:
+                sock.settimeout(timeout)
         if n:
-            self._reader.feed(self._buf, 0, n)
+            self._reader.feed(buf, 0, n)
         return n
 
     def _leftover(self):
-        """The reader holds more after the last reply asked for: push frames go to
-        the handler; anything else closes the connection (the reply is still
-        returned to its caller)."""
-        if self._stray(self._requester.last) is not None:
+        """After the last reply asked for, the reader holds more: push frames go
+        to the handler; another frame closes the connection (the reply is still
+        returned to its caller).  The start of a frame is kept, and looked at
+        again before the next send (``idle`` 2)."""
+        if self._stray() is not None:
             self.close()
+        elif self._reader.has_data():
+            self._requester.idle = 2
 
-    def _stray(self, last):
+    def _stray(self):
         """Take the complete frames out of the reader: pushes go to the handler;
         return a description of the first frame that is not a push (None if
-        there is none).  A partial frame left behind is fine if it is a push
-        (its first byte, ``>``, is in ``_buf[:last]`` unless it began before)."""
+        there is none)."""
         reader = self._reader
         handler = self._push_handler
         while True:
@@ -468,15 +482,10 @@ class Connection(ConnectionSettings):
             except ProtocolError as exc:
                 return "unparsable data (%s)" % (exc,)
             if frame is NOT_ENOUGH:
-                break
+                return None
             if type(frame) is not PushNotification:
                 return repr(frame)
             deliver_push(handler, frame)
-        held = reader.len()
-        start = last - held
-        if not held or start < 0 or self._buf[start] == _PUSH_BYTE:
-            return None
-        return "the start of a frame: %r" % (bytes(self._buf[start:last]),)
 
     # -- context manager ---------------------------------------------------
     def __enter__(self):
