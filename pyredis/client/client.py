@@ -34,7 +34,7 @@ class Client(
     * Bulk mode writes each batch with one ``sendall`` and reads its replies
       in one loop (upstream wrote every command on its own); bulk payloads
       are returned byte-exact.
-    * ``closed`` is a read-only property; ``with client:`` closes the client.
+    * ``with client:`` closes the client.
     * ``repr()`` shows the target, database and connection state, never the
       password (upstream: Python's default repr).
     * ``execute`` is bound per instance to the connection's request path

@@ -207,7 +207,7 @@ class HashClient(
       other buckets would be out of step); that batch's replies are lost and
       the client stays in bulk mode until ``bulk_stop()``.
     * An empty bucket list raises ``PyRedisError`` at construction.
-    * ``close()``, ``with client:``; ``closed`` is a read-only property.
+    * ``close()``, ``with client:``.
     * ``push_handler`` (new): given to every bucket connection (see Connection).
     * TLS: ``ssl=True`` (a default context per bucket connection) or
       ``ssl_context=`` (shared by all), for every bucket.

@@ -14,8 +14,8 @@ class PubSubClient(commands.Subscribe):
     are push frames, and ``get()`` returns them like any other frame (a
     ``push_handler`` only sees pushes that arrive during the connect
     handshake); RESP3 ``#f`` is returned as ``False``; a timeout with half a
-    message received closes the connection; ``closed`` is a read-only
-    property.  ``pyredis.client.Connection`` is looked up at construction,
+    message received closes the connection.  ``pyredis.client.Connection``
+    is looked up at construction,
     as upstream did; ``closed`` turns True when the connection closes, or,
     for a connection object that is not ours (a test double), on ``close()``.
     """

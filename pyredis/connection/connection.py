@@ -24,6 +24,7 @@ Names upstream looked up on the ``pyredis.connection`` package when
 connecting - ``socket`` and ``Reader`` - are looked up there at that moment
 too, so that tests can replace them.
 """
+import logging
 import os
 import select
 import socket as _socket
@@ -34,7 +35,7 @@ import weakref
 from functools import partial
 
 import pyredis.connection as _package
-from pyredis.exceptions import ProtocolError, PyRedisConnError, PyRedisError, ReplyError
+from pyredis.exceptions import ProtocolError, PyRedisConnError, ReplyError
 from pyredis._twins import import_twin
 from pyredis.connection.errors import (
     closed_while_idle,
@@ -73,6 +74,8 @@ _CONNECT_ERRORS = (OSError, OverflowError, ValueError, TypeError)
 
 # A non-blocking read that found nothing (plain socket / TLS).
 _NOTHING_NOW = (BlockingIOError, ssl.SSLWantReadError)
+
+_log = logging.getLogger("pyredis")
 
 # Live connections, so that a forked child can drop the sockets it inherited
 # (it must never talk on the parent's streams).
@@ -164,17 +167,19 @@ class Connection(ConnectionSettings):
       - closes the connection and raises ``CommandNotSent`` (a
       ``PyRedisConnError``: nothing was sent; a pool retries the command
       once on another connection).  After the last reply asked for
-      (``execute``, ``execute_many``, a bulk flush), anything but push
-      frames left in the reader closes the connection once that reply is
-      returned.  (Data still in flight when the check runs cannot be told
-      from the reply that follows it.)
+      (``execute``, ``execute_many``, a bulk flush), a complete frame other
+      than a push left in the reader closes the connection once that reply
+      is returned (logged as a warning); the start of a frame is kept and
+      judged before the next send, once it is complete (waiting for it up
+      to ``read_timeout``).  (Data still in flight when the check runs
+      cannot be told from the reply that follows it.)
     * The handshake (AUTH, SELECT, READONLY) accepts ``+OK`` or an error as
       each reply: a frame that is neither (a greeting) is not counted, and
       the handshake then fails with the first error reply (``WRONGPASS``...)
       or, if there was none, with ``CommandNotSent``.
     * RESP3 ``#f`` is returned as ``False`` (upstream waited for more data).
-    * ``closed`` is read-only; ``execute``, ``read_replies`` and
-      ``execute_many`` are new; see the module docstring for failures.
+    * ``execute``, ``read_replies`` and ``execute_many`` are new; see the
+      module docstring for failures.
 
     ``pyredis.connection.socket`` and ``pyredis.connection.Reader`` are looked
     up when connecting, as upstream did.  A Reader put there needs
@@ -465,7 +470,10 @@ class Connection(ConnectionSettings):
         to the handler; another frame closes the connection (the reply is still
         returned to its caller).  The start of a frame is kept, and looked at
         again before the next send (``idle`` 2)."""
-        if self._stray() is not None:
+        stray = self._stray()
+        if stray is not None:
+            _log.warning("Closing the connection to %s: after the reply, data nobody asked "
+                         "for: %.80s", self.unix_sock or "%s:%s" % (self.host, self.port), stray)
             self.close()
         elif self._reader.has_data():
             self._requester.idle = 2
