@@ -575,7 +575,7 @@ def test_push_handler_reaches_every_pooled_connection(redis):
 def test_push_handler_of_a_pool_must_be_callable():
     from pyredis import Pool
 
-    with pytest.raises(TypeError, match="push_handler"):
+    with pytest.raises(TypeError, match="push_handler must be a callable or None"):
         Pool(host="h", push_handler="not callable")
 
 

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from fakeserver import FakeRedis, answer, serve
+from fakeserver import FakeRedis, StrayAfterReply, answer, serve
 from pyredis.connection import Connection
 from pyredis.exceptions import (
     ProtocolError,
@@ -392,27 +392,16 @@ def test_extra_reply_after_a_reply_closes_the_connection():
 def test_extra_reply_while_idle_is_found_before_sending():
     from pyredis.connection.errors import CommandNotSent
 
-    got = []
-    replied = threading.Event()
-
-    def extra_later(peer):
-        peer.send(answer(peer.read_command()))
-        replied.wait(5)
-        peer.send(b"+EXTRA\r\n")  # arrives while nothing is asked
-        try:
-            got.append(peer.read_command())
-        except EOFError:
-            pass
-
-    with FakeRedis(extra_later) as fake:
+    script = StrayAfterReply(b"+EXTRA\r\n")  # arrives while nothing is asked
+    with FakeRedis(script) as fake:
         conn = Connection(host=fake.host, port=fake.port)
         assert conn.execute("ECHO", "a") == b"a"
-        replied.set()
+        script.go.set()
         wait_readable(conn)
         with pytest.raises(CommandNotSent, match="EXTRA"):
             conn.execute("ECHO", "b")
         assert conn.closed
-    assert got == []  # the command was never sent
+    assert script.seen == []  # the command was never sent
 
 
 def test_server_closing_while_idle_is_found_before_sending():
@@ -596,27 +585,16 @@ def test_pushes_while_idle_go_to_the_handler(cut):
 def test_incomplete_stray_frame_while_idle_times_out_unsent():
     from pyredis.connection.errors import CommandNotSent
 
-    replied = threading.Event()
-    got = []
-
-    def half_stray(peer):
-        peer.send(answer(peer.read_command()))
-        replied.wait(5)
-        peer.send(b">2\r\n$1\r\na")  # a push that never ends
-        try:
-            got.append(peer.read_command())
-        except EOFError:
-            pass
-
-    with FakeRedis(half_stray) as fake:
+    script = StrayAfterReply(b">2\r\n$1\r\na")  # a push that never ends
+    with FakeRedis(script) as fake:
         conn = Connection(host=fake.host, port=fake.port, read_timeout=0.3)
         assert conn.execute("PING") == b"PONG"
-        replied.set()
+        script.go.set()
         wait_readable(conn)
         with pytest.raises(CommandNotSent, match="incomplete"):
             conn.execute("PING")
         assert conn.closed
-    assert got == []
+    assert script.seen == []
 
 
 def test_pushes_during_the_connect_handshake():
@@ -685,7 +663,7 @@ def test_read_returns_push_frames():
 
 @pytest.mark.parametrize("handler", [1, "print", object()])
 def test_push_handler_must_be_callable(handler):
-    with pytest.raises(TypeError, match="push_handler"):
+    with pytest.raises(TypeError, match="push_handler must be a callable or None"):
         Connection(host="h", push_handler=handler)
 
 

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from fakeserver import FakeRedis, answer, serve
+from fakeserver import FakeRedis, StrayAfterReply, answer, serve
 from servers import RedisServer
 from pyredis import Client, Pool
 from pyredis.exceptions import (
@@ -130,20 +130,25 @@ def test_interrupt_mid_reply_closes():
 
 
 # -- bulk flushes ------------------------------------------------------------------
-def test_reset_during_bulk_flush():
-    def two_then_reset(peer):
-        peer.read_command()
-        peer.read_command()
-        peer.send(b"+OK\r\n")
+@pytest.mark.parametrize("ending, error", [("close", PyRedisConnClosed),
+                                           ("reset", PyRedisConnError)])
+def test_dropped_during_a_bulk_flush(ending, error):
+    def two_of_three(peer):
+        for _ in range(3):
+            peer.read_command()
+        peer.send(b"+OK\r\n+OK\r\n")
         time.sleep(0.05)
-        peer.reset()
+        if ending == "close":
+            peer.close()
+        else:
+            peer.reset()
 
-    with FakeRedis(two_then_reset, serve) as fake:
+    with FakeRedis(two_of_three, serve) as fake:
         client = Client(host=fake.host, port=fake.port)
         client.bulk_start(bulk_size=3)
         client.set("a", "1")
         client.set("b", "2")
-        with pytest.raises(PyRedisConnError):
+        with pytest.raises(error):
             client.set("c", "3")
         assert client.closed
 
@@ -293,26 +298,15 @@ def test_extra_reply_never_reaches_the_next_command():
 
 
 def test_extra_reply_while_idle_makes_the_pool_retry_unsent():
-    replied = threading.Event()
-    seen = []
-
-    def extra_later(peer):
-        peer.send(answer(peer.read_command()))
-        replied.wait(5)
-        peer.send(b"+EXTRA\r\n")
-        try:
-            seen.append(peer.read_command())
-        except EOFError:
-            pass
-
-    with FakeRedis(extra_later, serve) as fake:
+    script = StrayAfterReply(b"+EXTRA\r\n")
+    with FakeRedis(script, serve) as fake:
         pool = one_pool(fake)
         assert pool.echo("first") == b"first"
-        replied.set()
+        script.go.set()
         assert readable(idle_clients(pool)[0]._conn._sock)
         assert pool.echo("second") == b"second"  # retried on a new connection
         assert fake.accepted == 2
-    assert seen == []  # never sent on the first one
+    assert script.seen == []  # never sent on the first one
 
 
 def test_connection_killed_while_idle_is_retried(redis):
@@ -451,21 +445,4 @@ def test_extra_reply_after_a_bulk_batch_closes():
         client.set("a", "1")
         client.set("b", "2")
         assert client.bulk_stop() == [b"OK", b"OK"]
-        assert client.closed
-
-
-def test_dropped_during_a_bulk_flush_is_conn_closed():
-    def two_of_three(peer):
-        for _ in range(3):
-            peer.read_command()
-        peer.send(b"+OK\r\n+OK\r\n")
-        peer.close()
-
-    with FakeRedis(two_of_three) as fake:
-        client = Client(host=fake.host, port=fake.port)
-        client.bulk_start(bulk_size=3)
-        client.set("a", "1")
-        client.set("b", "2")
-        with pytest.raises(PyRedisConnClosed):
-            client.set("c", "3")
         assert client.closed
