@@ -919,3 +919,118 @@ def test_closed_is_read_only():
     with pytest.raises(AttributeError):
         conn.closed = True
     assert conn.closed is False
+
+
+# -- names looked up as upstream did (tests replace them) ---------------------------
+def test_patched_socket_module():
+    from unittest import mock
+
+    with mock.patch("pyredis.connection.socket") as socket_module:
+        sock = socket_module.create_connection.return_value
+        sock.recv.side_effect = [b"+PO", b"NG\r\n"]
+        conn = Connection(host="redis.example", port=6380, conn_timeout=3)
+        assert conn.execute("PING") == b"PONG"
+    socket_module.create_connection.assert_called_once_with(address=("redis.example", 6380),
+                                                            timeout=3)
+    sock.sendall.assert_called_once_with(b"*1\r\n$4\r\nPING\r\n")
+    conn.close()
+    sock.close.assert_called_once_with()
+
+
+def test_patched_socket_module_unix():
+    from unittest import mock
+
+    with mock.patch("pyredis.connection.socket") as socket_module:
+        sock = socket_module.socket.return_value
+        sock.recv.return_value = b"+PONG\r\n"
+        conn = Connection(unix_sock="/run/redis.sock")
+        assert conn.execute("PING") == b"PONG"
+    socket_module.socket.assert_called_once_with(family=socket_module.AF_UNIX,
+                                                 type=socket_module.SOCK_STREAM)
+    sock.connect.assert_called_once_with("/run/redis.sock")
+
+
+@pytest.mark.parametrize("kind", ["hiredis", "subclass"])
+def test_replaced_reader(redis, monkeypatch, kind):
+    import pyredis.connection
+    from pyredis.protocol import Reader
+
+    if kind == "hiredis":
+        hiredis = pytest.importorskip("hiredis")
+        reader_class = hiredis.Reader
+    else:
+        class Counting(Reader):
+            made = 0
+
+            def __init__(self, **kwargs):
+                type(self).made += 1
+                super().__init__(**kwargs)
+
+        reader_class = Counting
+    monkeypatch.setattr(pyredis.connection, "Reader", reader_class)
+    conn = Connection(host=redis.host, port=redis.port, encoding="utf-8")
+    conn.execute("SET", "k", "v\u00e9")
+    assert conn.execute("GET", "k") == "v\u00e9"
+    assert type(conn._reader) is reader_class
+    conn.execute("HELLO", 3)
+    assert conn.execute("EVAL", FALSE_SCRIPT, 0) is False
+
+
+# -- TLS: the idle check sees what the SSL object holds and what the socket does ------
+@pytest.fixture
+def tls_conn(redis_tls_server):
+    import ssl
+
+    context = ssl.create_default_context()
+    redis_tls_server.ca.configure_trust(context)
+    pushes = []
+    conn = Connection(host=redis_tls_server.host, port=redis_tls_server.tls_port,
+                      ssl_context=context, push_handler=pushes.append)
+    conn.pushes = pushes
+    yield conn
+    conn.close()
+
+
+def test_tls_connection_killed_while_idle_is_found_before_sending(tls_conn, redis_tls_server):
+    from pyredis.connection.errors import CommandNotSent
+
+    assert tls_conn.execute("PING") == b"PONG"  # (the server's session tickets, if any, read)
+    redis_tls_server.command("CLIENT", "KILL", "ID", tls_conn.execute("CLIENT", "ID"))
+    wait_readable(tls_conn)
+    with pytest.raises(CommandNotSent):
+        tls_conn.execute("PING")
+    assert tls_conn.closed
+
+
+def test_tls_push_while_idle_goes_to_the_handler(tls_conn, redis_tls_server):
+    tls_conn.execute("HELLO", 3)
+    tls_conn.execute("CLIENT", "TRACKING", "ON")
+    tls_conn.execute("GET", "tracked")
+    redis_tls_server.command("SET", "tracked", "changed")
+    wait_readable(tls_conn)
+    assert tls_conn.execute("GET", "tracked") == b"changed"
+    assert tls_conn.pushes == [[b"invalidate", [b"tracked"]]]
+    assert not tls_conn.closed
+
+
+def test_subclass_override_of_execute_is_honoured(redis):
+    seen = []
+
+    class Logged(Connection):
+        def execute(self, *args):
+            seen.append(args[0])
+            return super().execute(*args)
+
+    conn = Logged(host=redis.host, port=redis.port)
+    assert conn.execute("PING") == b"PONG"
+    assert seen == ["PING"]
+
+
+def test_patched_connection_execute_is_called(redis):
+    from unittest import mock
+
+    with mock.patch.object(Connection, "execute", return_value=b"mocked") as execute:
+        conn = Connection(host=redis.host, port=redis.port)
+        assert conn.execute("PING") == b"mocked"
+    execute.assert_called_once_with("PING")
+    assert Connection(host=redis.host, port=redis.port).execute("PING") == b"PONG"

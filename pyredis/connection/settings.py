@@ -99,8 +99,8 @@ class ConnectionSettings:
         self._ssl = bool(ssl)
         self._ssl_context = ssl_context
         self._closed = False
-        # Closing sets ``_owner._closed`` too: the client's ``closed`` reads it
-        # without asking the connection.
+        # The client that owns this connection, told when it closes (so that
+        # its own ``closed`` need not ask the connection).
         self._owner = None
         self._init_state()
 
