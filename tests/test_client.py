@@ -3,6 +3,7 @@ import pytest
 
 from pyredis import Client
 from pyredis import client as client_module
+from pyredis.connection import Connection
 from pyredis.exceptions import PyRedisConnError, PyRedisError, ReplyError
 
 
@@ -491,7 +492,7 @@ def test_sentinel_pools_look_their_client_class_up_when_connecting(redis):
 
 # -- push_handler through every sync pool and client ---------------------------------------
 def test_push_handler_reaches_every_pooled_connection(redis):
-    from pyredis import ClusterPool, HashPool, Pool, SentinelPool
+    from pyredis import ClusterPool, HashPool, Pool, SentinelHashPool, SentinelPool
 
     def handler(push):
         pass
@@ -514,6 +515,25 @@ def test_push_handler_reaches_every_pooled_connection(redis):
     sentinel_pool._locator.node = lambda: (redis.host, redis.port)
     with sentinel_pool.lease() as client:
         assert client._conn.push_handler is handler
+
+    sentinel_hash_pool = SentinelHashPool(sentinels=[("s", 1)], buckets=["m1"],
+                                          push_handler=handler)
+    for locator in sentinel_hash_pool._locators:
+        locator.node = lambda: (redis.host, redis.port)
+    with sentinel_hash_pool.lease() as client:
+        assert client._connection(0).push_handler is handler
+
+
+def test_push_handler_reaches_hash_and_cluster_client_connections(redis):
+    from pyredis import ClusterClient, HashClient
+
+    def handler(push):
+        pass
+
+    client = HashClient(buckets=[(redis.host, redis.port)], push_handler=handler)
+    assert client._connection(0).push_handler is handler
+    cluster = ClusterClient(seeds=[(redis.host, redis.port)], push_handler=handler)
+    assert cluster._connection_for((redis.host, redis.port), Connection).push_handler is handler
 
 
 def test_push_handler_of_a_pool_must_be_callable():
