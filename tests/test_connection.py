@@ -1034,3 +1034,152 @@ def test_patched_connection_execute_is_called(redis):
         assert conn.execute("PING") == b"mocked"
     execute.assert_called_once_with("PING")
     assert Connection(host=redis.host, port=redis.port).execute("PING") == b"PONG"
+
+
+def test_execute_is_the_requester_itself(redis):
+    conn = Connection(host=redis.host, port=redis.port)
+    assert conn.execute is conn._requester  # no Python frame of ours per command
+    assert conn.execute("PING") == b"PONG"
+
+
+def test_stray_frame_right_after_the_handshake_replies():
+    from pyredis.connection.errors import CommandNotSent
+
+    def handshake(peer):
+        peer.read_command()
+        peer.send(b"+OK\r\n+EXTRA\r\n")
+        serve(peer)
+
+    with FakeRedis(handshake) as fake:
+        conn = Connection(host=fake.host, port=fake.port, password="pw")
+        with pytest.raises(CommandNotSent, match="after the handshake"):
+            conn.execute("PING")
+        assert conn.closed
+
+
+@pytest.mark.parametrize("encoding", [None, "utf-8"])
+def test_replaced_reader_gets_encoding_only_when_set(redis, monkeypatch, encoding):
+    import pyredis.connection
+    from pyredis.connection.settings import NOT_ENOUGH
+    from pyredis.protocol import Reader
+
+    made = []
+
+    class Recording(Reader):
+        def __init__(self, **kwargs):
+            made.append(kwargs)
+            super().__init__(**kwargs)
+
+    monkeypatch.setattr(pyredis.connection, "Reader", Recording)
+    Connection(host=redis.host, port=redis.port, encoding=encoding).execute("PING")
+    expected = {"notEnoughData": NOT_ENOUGH}
+    if encoding:
+        expected["encoding"] = encoding
+    assert made == [expected]
+
+
+@pytest.mark.parametrize("read_timeout, direct", [(2, True), (0.25, True), (None, True),
+                                                 (0, False)])
+def test_descriptor_used_directly_only_for_blocking_sockets(redis, read_timeout, direct):
+    import struct
+
+    conn = Connection(host=redis.host, port=redis.port, read_timeout=read_timeout)
+    conn._connect()
+    assert conn._fd == (conn._sock.fileno() if direct else -1)
+    if read_timeout:  # the kernel enforces it; the socket itself blocks
+        assert conn._sock.gettimeout() is None
+        sec, usec = struct.unpack("ll", conn._sock.getsockopt(
+            socket.SOL_SOCKET, socket.SO_RCVTIMEO, struct.calcsize("ll")))
+        assert sec + usec / 1e6 == pytest.approx(read_timeout, abs=0.01)
+
+
+def test_tls_socket_is_never_used_by_descriptor(tls_conn):
+    tls_conn.execute("PING")
+    assert tls_conn._fd == -1
+
+
+def test_tls_with_a_bytes_host(redis_tls_server):
+    import ssl
+
+    context = ssl.create_default_context()
+    redis_tls_server.ca.configure_trust(context)
+    conn = Connection(host=redis_tls_server.host.encode(), port=redis_tls_server.tls_port,
+                      ssl_context=context)
+    assert conn.execute("PING") == b"PONG"
+    conn.close()
+
+
+def test_close_closes_the_socket(where):
+    conn = Connection(**where)
+    conn.execute("PING")
+    sock = conn._sock
+    conn.close()
+    assert sock.fileno() == -1
+
+
+def test_read_closes_on_timeout_by_default(where):
+    conn = Connection(read_timeout=0.2, **where)
+    conn.execute("PING")
+    with pytest.raises(PyRedisConnReadTimeout):
+        conn.read()  # nothing was asked: nothing comes
+    assert conn.closed
+
+
+def test_read_raises_error_replies_by_default(where):
+    conn = Connection(**where)
+    conn.write("NOSUCHCOMMAND")
+    with pytest.raises(ReplyError):
+        conn.read()
+    assert conn.execute("PING") == b"PONG"
+
+
+def test_read_connects_first(where):
+    conn = Connection(read_timeout=0.2, **where)
+    with pytest.raises(PyRedisConnReadTimeout):
+        conn.read(close_on_timeout=False)
+    assert conn._sock is not None and not conn.closed
+
+
+def test_stray_frame_after_a_reply_is_logged(caplog):
+    def extra(peer):
+        peer.read_command()
+        peer.send(b"+PONG\r\n+EXTRA\r\n")
+        serve(peer)
+
+    with FakeRedis(extra) as fake:
+        conn = Connection(host=fake.host, port=fake.port)
+        with caplog.at_level("WARNING", logger="pyredis"):
+            assert conn.execute("PING") == b"PONG"
+        assert conn.closed
+    assert "data nobody asked for" in caplog.text and "EXTRA" in caplog.text
+
+
+def test_unparsable_stray_data(caplog):
+    from pyredis.connection.errors import CommandNotSent
+
+    def garbage_after(peer):
+        peer.read_command()
+        peer.send(b"+OK\r\n@garbage\r\n")
+        serve(peer)
+
+    script = StrayAfterReply(b"@garbage\r\n")
+    with FakeRedis(garbage_after, script) as fake:
+        conn = Connection(host=fake.host, port=fake.port)
+        with caplog.at_level("WARNING", logger="pyredis"):
+            assert conn.execute("SET", "k", "v") == b"OK"
+        assert conn.closed and "unparsable" in caplog.text
+        conn = Connection(host=fake.host, port=fake.port)
+        assert conn.execute("PING") == b"PONG"
+        script.go.set()
+        wait_readable(conn)
+        with pytest.raises(CommandNotSent, match="unparsable"):
+            conn.execute("PING")
+
+
+def test_repr_says_whether_connected(where):
+    conn = Connection(**where)
+    assert repr(conn).endswith(" idle>")
+    conn.execute("PING")
+    assert repr(conn).endswith(" connected>")
+    conn.close()
+    assert repr(conn).endswith(" closed>")
