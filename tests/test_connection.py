@@ -1133,6 +1133,13 @@ def test_read_raises_error_replies_by_default(where):
     assert conn.execute("PING") == b"PONG"
 
 
+def test_read_replies_connects_first(where):
+    conn = Connection(read_timeout=0.2, **where)
+    with pytest.raises(PyRedisConnReadTimeout):
+        conn.read_replies(1)  # nothing was asked: nothing comes
+    assert conn.closed
+
+
 def test_read_connects_first(where):
     conn = Connection(read_timeout=0.2, **where)
     with pytest.raises(PyRedisConnReadTimeout):

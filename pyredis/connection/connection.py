@@ -275,7 +275,7 @@ class Connection(ConnectionSettings):
                                                        timeout=timeout)
                 sock.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
                 if tls:
-                    sock = self._tls_context().wrap_socket(sock, server_hostname=self._tls_host())
+                    sock = self._tls_context().wrap_socket(sock, server_hostname=self.host)
             direct = self._apply_read_timeout(sock, tls)
         except BaseException as exc:
             if sock is not None:
@@ -289,12 +289,6 @@ class Connection(ConnectionSettings):
         # A blocking plain stdlib socket: _io may send/receive on its descriptor.
         self._fd = sock.fileno() if direct and type(sock) is _socket.socket else -1
         return sock
-
-    def _tls_host(self):
-        host = self.host
-        if isinstance(host, (bytes, bytearray)):
-            host = host.decode("ascii")
-        return host
 
     def _apply_read_timeout(self, sock, tls):
         """Set the read timeout; True when the socket is left in blocking mode
