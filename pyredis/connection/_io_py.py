@@ -39,8 +39,9 @@ class Requester:
       leave it alone (PubSub and hand-made pipelines read more replies than
       they sent commands, or fewer).
     * ``ready()`` on an idle connection looks for data without waiting
-      (``poll`` with no timeout on the descriptor, else the ``probe``
-      callable); data there, or ``idle`` 2, goes to ``owner._unsolicited()``
+      (the compiled twin polls the descriptor when it has one; otherwise the
+      ``probe`` callable); data there, or ``idle`` 2, goes to
+      ``owner._unsolicited()``
       (pushes go to the handler; anything else closes and raises
       ``CommandNotSent``) before anything is sent.
     * Command paths (``execute``, ``read_replies``) never return a push
