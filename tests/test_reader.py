@@ -9,12 +9,15 @@ as int, blob errors, attributes dropped, sets as lists, decode fallback.
 import array
 import gc
 import math
+import os
 import socket
+import subprocess
 import sys
 import tracemalloc
 
 import pytest
 
+import pyredis
 from pyredis.exceptions import ProtocolError, ReplyError
 from pyredis.protocol import _types
 from pyredis.protocol._types import DEFAULT_MAXBUF, MAX_BULK_LEN, PushNotification
@@ -737,7 +740,7 @@ def _depth(value):
 
 @pytest.mark.parametrize("opener", [b"*1\r\n", b"~1\r\n", b">1\r\n", b"%1\r\n:0\r\n"])
 def test_ten_thousand_nested_levels_parse_without_recursion(Reader, opener):
-    r = Reader()
+    r = Reader(max_depth=10000)
     r.feed(opener * 10000 + b":1\r\n" + b"+after\r\n")
     assert _depth(r.gets()) == (10000, 1)
     assert r.gets() == b"after"
@@ -745,13 +748,180 @@ def test_ten_thousand_nested_levels_parse_without_recursion(Reader, opener):
 
 def test_deep_nesting_fed_in_pieces(Reader):
     data = b"*2\r\n" * 5000 + b":1\r\n" + b"$1\r\nx\r\n" * 5000
-    r = Reader()
+    r = Reader(max_depth=5000)
     for i in range(0, len(data), 777):
         r.feed(data[i:i + 777])
         if i + 777 < len(data):
             assert r.gets() is False
     depth, leaf = _depth(r.gets())
     assert (depth, leaf) == (5000, 1)
+
+
+
+# -- limits: nesting depth, line length ----------------------------------------------
+
+def test_limit_defaults():
+    assert _types.DEFAULT_MAX_DEPTH == 1024
+    assert _types.DEFAULT_MAX_LINE_LENGTH == 64 * 1024 * 1024
+
+
+@pytest.mark.parametrize("innermost, ok", [(b":1\r\n", True), (b"*0\r\n", False), (b"*-1\r\n", False)])
+def test_default_max_depth_is_hiredis_limit(Reader, innermost, ok):
+    data = b"*1\r\n" * 1024 + innermost
+    r = Reader()
+    r.feed(data)
+    if ok:
+        assert _depth(r.gets())[0] == 1024
+    else:
+        with pytest.raises(ProtocolError, match="^Protocol error: aggregates nested deeper than 1024 levels$"):
+            r.gets()
+    if hiredis is not None:
+        h = hiredis.Reader()
+        h.feed(data)
+        if ok:
+            assert _depth(h.gets())[0] == 1024
+        else:
+            with pytest.raises(hiredis.ProtocolError, match="nesting depth"):
+                h.gets()
+
+
+@pytest.mark.parametrize("data, ok", [
+    (b"*1\r\n*1\r\n*1\r\n:1\r\n", True),
+    (b"*1\r\n*1\r\n*1\r\n*0\r\n", False),
+    (b"*1\r\n*1\r\n*1\r\n*-1\r\n", False),
+    (b"%1\r\n:1\r\n~1\r\n>1\r\n:1\r\n", True),
+    (b"%1\r\n:1\r\n~1\r\n>1\r\n%0\r\n", False),
+    (b"*1\r\n*1\r\n|1\r\n+a\r\n+b\r\n:1\r\n", True),       # a dropped attribute still nests
+    (b"*1\r\n*1\r\n*1\r\n|1\r\n+a\r\n+b\r\n:1\r\n", False),
+    (b"*2\r\n*2\r\n*2\r\n:1\r\n:2\r\n:3\r\n:4\r\n", True),  # arrays of simple elements
+    (b"*2\r\n*2\r\n*2\r\n*1\r\n:1\r\n:2\r\n:3\r\n:4\r\n", False),
+    (b"*3\r\n" + b"*9\r\n" + b"$1\r\nx\r\n" * 9 + b":2\r\n:3\r\n", True),
+])
+def test_max_depth(Reader, data, ok):
+    for cut in range(1, len(data) + 1):
+        r = Reader(max_depth=3, notEnoughData=MISSING)
+        r.feed(data[:cut])
+        if ok:
+            got = replies(r, data[cut:], MISSING)
+            assert got and got == parse(Reader, data, max_depth=10), cut
+        else:
+            with pytest.raises(ProtocolError, match="^Protocol error: aggregates nested deeper than 3 levels$"):
+                replies(r, data[cut:], MISSING)
+
+
+def test_max_depth_stops_a_hostile_stream_early(Reader):
+    """32 MiB of '*1' once cost ~1 GB; now the 1025th header fails."""
+    piece = b"*1\r\n" * (64 * 1024 // 4)
+    r = Reader()
+
+    def run():
+        r.feed(piece)
+        with pytest.raises(ProtocolError, match="nested deeper"):
+            r.gets()
+
+    assert _peak_while(run) < 2 << 20
+
+
+@pytest.mark.parametrize("kwargs, error", [
+    ({"max_depth": 0}, ValueError("max_depth must be >= 1, not 0")),
+    ({"max_depth": -5}, ValueError("max_depth must be >= 1, not -5")),
+    ({"max_line_length": 0}, ValueError("max_line_length must be >= 1, not 0")),
+    ({"max_depth": 2.0}, TypeError("'float' object cannot be interpreted as an integer")),
+    ({"max_line_length": "9"}, TypeError("'str' object cannot be interpreted as an integer")),
+])
+def test_limits_are_checked_at_construction(Reader, kwargs, error):
+    with pytest.raises(type(error)) as info:
+        Reader(**kwargs)
+    assert str(info.value) == str(error)
+
+
+def test_limits_are_keyword_only(Reader):
+    with pytest.raises(TypeError):
+        Reader(ProtocolError, ReplyError, None, None, False, 5)
+    r = Reader(max_depth=2 ** 80, max_line_length=2 ** 80)  # clamped, not an overflow
+    assert parse(Reader, b"*1\r\n*1\r\n:1\r\n", max_depth=2 ** 80) == [[[1]]]
+    del r
+
+
+LINE_TYPES = [(b"+", "simple string", b"x"), (b"-", "simple error", b"x"), (b":", "integer", b"7"),
+              (b"(", "big number", b"7"), (b",", "double", b"1"), (b"#", "boolean", b"t"),
+              (b"_", "null", b"x")]
+
+
+@pytest.mark.parametrize("type_byte, name, filler", LINE_TYPES)
+def test_max_line_length_unterminated(Reader, type_byte, name, filler):
+    r = Reader(max_line_length=100, notEnoughData=MISSING)
+    r.feed(type_byte + filler * 60)
+    assert r.gets() is MISSING
+    r.feed(filler * 40 + b"\r")  # 100 bytes and a '\r': may still be a line
+    assert r.gets() is MISSING
+    r = Reader(max_line_length=100, notEnoughData=MISSING)
+    r.feed(type_byte + filler * 60)
+    assert r.gets() is MISSING
+    r.feed(filler * 41)
+    message = "^Protocol error: %s line longer than 100 bytes$" % name
+    with pytest.raises(ProtocolError, match=message):
+        r.gets()
+    with pytest.raises(ProtocolError, match=message):
+        r.gets()  # the reader stays failed
+
+
+@pytest.mark.parametrize("type_byte, name, filler", LINE_TYPES)
+def test_max_line_length_complete_lines(Reader, type_byte, name, filler):
+    """The limit does not depend on how the line arrives."""
+    ok = type_byte + filler * 100 + b"\r\n"
+    too_long = type_byte + filler * 101 + b"\r\n"
+    if type_byte not in b"_#":  # those two are bad values at any length above 1
+        assert len(parse(Reader, ok + b"+next\r\n", max_line_length=100)) == 2
+    for cut in (len(too_long), 50, 101):
+        r = Reader(max_line_length=100, notEnoughData=MISSING)
+        with pytest.raises(ProtocolError, match="^Protocol error: %s line longer than 100 bytes$" % name):
+            replies(r, too_long[:cut], MISSING)
+            replies(r, too_long[cut:], MISSING)
+
+
+def test_max_line_length_is_not_for_bulk_strings_or_stray_cr(Reader):
+    assert parse(Reader, b"$20\r\n" + b"b" * 20 + b"\r\n", max_line_length=5) == [b"b" * 20]
+    assert parse(Reader, b"*1\r\n$20\r\n" + b"b" * 20 + b"\r\n", max_line_length=5) == [[b"b" * 20]]
+    with pytest.raises(ProtocolError, match="not followed by"):
+        parse(Reader, b"+" + b"x" * 20 + b"\rx\r\n", max_line_length=5)
+
+
+def test_default_max_line_length(Reader):
+    limit = _types.DEFAULT_MAX_LINE_LENGTH
+    r = Reader(notEnoughData=MISSING)
+    r.feed(b"-" + b"e" * limit)
+    assert r.gets() is MISSING
+    r.feed(b"e")
+    with pytest.raises(ProtocolError, match="simple error line longer than %d bytes" % limit):
+        r.gets()
+
+
+@pytest.mark.parametrize("type_byte", [b"+", b"-"])
+def test_unterminated_line_is_searched_once(Reader, type_byte):
+    """Each fed byte of a line is searched for its end once, not once per feed
+    (a deterministic count kept for this test; no timing)."""
+    piece = b"x" * 1024
+    pieces = 2048  # a 2 MiB line
+    r = Reader(notEnoughData=MISSING)
+    r.feed(type_byte)
+    for _ in range(pieces):
+        r.feed(piece)
+        assert r.gets() is MISSING
+    assert r._scanned <= 2 * len(piece) * pieces  # searching from the line start: ~2 GiB
+    r.feed(b"\r\n+after\r\n")
+    reply = r.gets()
+    assert (reply if type_byte == b"+" else reply.args[0].encode()) == piece * pieces
+    assert r.gets() == b"after"
+
+
+def test_unterminated_line_cut_before_a_bad_cr(Reader):
+    r = Reader(notEnoughData=MISSING)
+    r.feed(b"+x\r\n+ab\rc")
+    assert r.gets() == b"x"
+    r.feed(b"d")
+    with pytest.raises(ProtocolError, match="not followed by"):
+        r.gets()
 
 
 # -- streams cut anywhere ----------------------------------------------------------
@@ -840,6 +1010,132 @@ def test_gets_cannot_be_reentered(Reader):
     assert r.gets() == b"fed-inside"
     assert seen and "again" in seen[0]
 
+
+
+# Python code that runs inside gets() and calls feed(): the buffer it grows must
+# not move under the parser. Each scenario runs in a child process whose glibc
+# mmaps every block above 64 KiB, so a moved buffer's old pages are unmapped and
+# any later read or write of them crashes the child instead of passing silently.
+HOSTILE_PRELUDE = r"""
+import codecs, gc, sys
+from pyredis.exceptions import ProtocolError, ReplyError
+from %s import Reader
+
+PAD = b"$102400\r\n" + b"p" * 102400 + b"\r\n"   # the buffer starts above 64 KiB
+
+def grow():
+    for size in (1 << 20, 2 << 20, 4 << 20):     # each feed outgrows the last buffer
+        r.feed(b"$%%d\r\n%%s\r\n" %% (size, b"g" * size))
+    r.feed(b"+fed\r\n")
+
+def grow_then_raise(exc):
+    grow()
+    raise exc
+
+codecs.register_error("grow-then-raise", grow_then_raise)
+
+armed = False
+def on_gc(phase, info):
+    global armed
+    if armed and phase == "start":
+        armed = False
+        grow()
+
+def drain(collecting=False):
+    global armed
+    if collecting:
+        gc.set_threshold(1)  # every allocation may collect, and so run on_gc
+        gc.callbacks.append(on_gc)
+        armed = True
+    while True:
+        try:
+            reply = r.gets()
+        except (UnicodeDecodeError, ProtocolError) as exc:
+            print(type(exc).__name__, exc)
+            if isinstance(exc, ProtocolError):
+                return
+            continue
+        if reply is False:
+            return
+        big = isinstance(reply, (bytes, str)) and len(reply) > 8
+        print(type(reply).__name__, len(reply) if big else getattr(reply, "args", reply))
+"""
+
+UTF8_ERROR = "UnicodeDecodeError 'utf-8' codec can't decode byte 0xff in position 0: invalid start byte"
+HOSTILE_SCENARIOS = {
+    "codec handler, bulk": (
+        'r = Reader(encoding="utf-8", errors="grow-then-raise"); r.feed(b"$3\\r\\n\\xff\\xfe\\xfd\\r\\n" + PAD)',
+        [UTF8_ERROR, "str 102400", "str 1048576", "str 2097152", "str 4194304", "str fed"]),
+    "codec handler, simple string": (
+        'r = Reader(encoding="utf-8", errors="grow-then-raise"); r.feed(b"+\\xff\\r\\n" + PAD)',
+        [UTF8_ERROR, "str 102400", "str 1048576", "str 2097152", "str 4194304", "str fed"]),
+    "codec handler, verbatim": (
+        'r = Reader(encoding="latin-1", errors="grow-then-raise"); r.set_encoding("ascii", "grow-then-raise");'
+        ' r.feed(b"=7\\r\\ntxt:\\xff\\xfe\\xfd\\r\\n" + PAD)',
+        ["UnicodeDecodeError 'ascii' codec can't decode byte 0xff in position 0: ordinal not in range(128)",
+         "str 102400", "str 1048576", "str 2097152", "str 4194304", "str fed"]),
+    "garbage collection while raising a decode error": (
+        'r = Reader(encoding="utf-8", errors="strict"); r.feed(b"$3\\r\\n\\xff\\xfe\\xfd\\r\\n" + PAD)',
+        [UTF8_ERROR, "str 102400", "str 1048576", "str 2097152", "str 4194304", "str fed"]),
+    "garbage collection in an integer too long for int()": (
+        'r = Reader(); r.feed(b":" + b"7" * 5000 + b"\\r\\n" + PAD)',
+        ["ProtocolError Protocol error: bad integer value %r" % (b"7" * 40)]),
+    "garbage collection in a bad double": (
+        'r = Reader(); r.feed(b",e\\r\\n" + PAD)',
+        ["ProtocolError Protocol error: bad double value b'e'"]),
+    "replyError factory": (
+        'r = Reader(replyError=lambda m: (grow(), ReplyError(m))[1]); r.feed(b"-ERR x\\r\\n" + PAD)',
+        ["ReplyError ('ERR x',)", "bytes 102400", "bytes 1048576", "bytes 2097152", "bytes 4194304",
+         "bytes b'fed'"]),
+}
+
+
+@pytest.mark.parametrize("scenario", list(HOSTILE_SCENARIOS))
+def test_python_code_feeding_inside_gets_cannot_move_the_buffer(twin, scenario):
+    setup, expected = HOSTILE_SCENARIOS[scenario]
+    module = "pyredis.protocol._reader" + ("" if twin.compiled else "_py")
+    code = HOSTILE_PRELUDE % module + setup + "\ndrain(%r)\n" % scenario.startswith("garbage")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(pyredis.__file__)))
+    env = dict(os.environ, MALLOC_MMAP_THRESHOLD_="65536",
+               PYTHONPATH=os.pathsep.join([root, os.environ.get("PYTHONPATH", "")]))
+    done = subprocess.run([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, timeout=120)
+    out = done.stdout.decode("utf-8", "replace")
+    assert done.returncode == 0, out
+    assert out.splitlines() == expected
+
+
+def test_len_counts_bytes_fed_inside_gets(Reader):
+    def feeding(message):
+        r.feed(b"+fed\r\n")
+        return ReplyError(message)
+
+    r = Reader(replyError=feeding)
+    r.feed(b"*2\r\n-e\r\n:1\r\n")
+    assert r.gets()[1] == 1
+    assert (r.len(), r.has_data()) == (6, True)
+    assert (r.gets(), r.len(), r.has_data()) == (b"fed", 0, False)
+
+
+def test_reply_completed_by_bytes_fed_inside_gets(Reader):
+    def feeding(message):
+        r.feed(b":2\r\n")
+        return ReplyError(message)
+
+    r = Reader(replyError=feeding)
+    r.feed(b"*2\r\n-e\r\n")
+    reply = r.gets()
+    assert reply[0].args == ("e",) and reply[1] == 2
+
+
+def test_set_encoding_inside_gets_applies_to_later_values(Reader):
+    def switching(message):
+        r.set_encoding(None)
+        return ReplyError(message)
+
+    r = Reader(encoding="utf-8", replyError=switching)
+    r.feed(b"*3\r\n$1\r\na\r\n-e\r\n$1\r\nb\r\n")
+    assert r.gets()[::2] == ["a", b"b"]
 
 # -- against a real server -----------------------------------------------------------
 

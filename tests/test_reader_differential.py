@@ -220,9 +220,9 @@ def _run(reader, pieces, sizes=False):
     return events
 
 
-def _make_reader(cls, encoding=None, errors=None):
+def _make_reader(cls, encoding=None, errors=None, **limits):
     return cls(protocolError=ValueError, replyError=ReplyError, encoding=encoding, errors=errors,
-               notEnoughData=NONE_YET)
+               notEnoughData=NONE_YET, **limits)
 
 
 # -- tests -------------------------------------------------------------------------
@@ -264,18 +264,36 @@ def _corrupt(data, wire):
     return bytes(wire)
 
 
+LIMITS = st.sampled_from([{}, {"max_depth": 1}, {"max_depth": 2}, {"max_line_length": 3},
+                          {"max_depth": 3, "max_line_length": 10}])
+
+
 @pytest.mark.c_extension
 @SETTINGS
 @given(stream=streams, data=st.data(),
-       codec=st.sampled_from([(None, None), ("utf-8", None), ("utf-8", "strict"), ("latin-1", None)]))
-def test_twins_agree_on_corrupted_streams(stream, data, codec):
+       codec=st.sampled_from([(None, None), ("utf-8", None), ("utf-8", "strict"), ("latin-1", None)]),
+       limits=LIMITS)
+def test_twins_agree_on_corrupted_streams(stream, data, codec, limits):
     """Same replies, then the same error (a UnicodeDecodeError counts) at the same call."""
     from pyredis.protocol import _reader, _reader_py
 
     wire = _corrupt(data, b"".join(v.wire for v in stream))
     pieces = _pieces(data, wire)
-    compiled = _run(_make_reader(_reader.Reader, *codec), pieces, sizes=True)
-    pure = _run(_make_reader(_reader_py.Reader, *codec), pieces, sizes=True)
+    compiled = _run(_make_reader(_reader.Reader, *codec, **limits), pieces, sizes=True)
+    pure = _run(_make_reader(_reader_py.Reader, *codec, **limits), pieces, sizes=True)
+    assert compiled == pure
+
+
+@pytest.mark.c_extension
+@SETTINGS
+@given(stream=streams, data=st.data(), limits=LIMITS)
+def test_twins_agree_on_limits(stream, data, limits):
+    """Valid streams against small limits: the same replies and the same error."""
+    from pyredis.protocol import _reader, _reader_py
+
+    pieces = _pieces(data, b"".join(v.wire for v in stream))
+    compiled = _run(_make_reader(_reader.Reader, **limits), pieces, sizes=True)
+    pure = _run(_make_reader(_reader_py.Reader, **limits), pieces, sizes=True)
     assert compiled == pure
 
 

@@ -17,6 +17,9 @@ class Reader:
         encoding: Optional[str] = None,
         errors: Optional[str] = None,
         notEnoughData: Any = False,
+        *,
+        max_depth: int = 1024,
+        max_line_length: int = 64 * 1024 * 1024,
     ) -> None: ...
     def feed(self, data: Buffer, offset: Optional[int] = 0, length: Optional[int] = -1) -> None: ...
     def gets(self, shouldDecode: bool = True) -> Any: ...

@@ -30,7 +30,10 @@ from operator import index as _index
 
 from pyredis.exceptions import ProtocolError, ReplyError
 from pyredis.protocol import _types
-from pyredis.protocol._types import DEFAULT_MAXBUF, EXCERPT_LEN, MAX_BULK_LEN, PushNotification
+from pyredis.protocol._types import (
+    DEFAULT_MAX_DEPTH, DEFAULT_MAX_LINE_LENGTH, DEFAULT_MAXBUF, EXCERPT_LEN, LINE_NAMES, MAX_BULK_LEN,
+    PushNotification, check_limit,
+)
 
 __all__ = ["Reader"]
 
@@ -63,10 +66,11 @@ _ZERO = 0               # feed() defaults: identity tests (small ints are single
 _MINUS_ONE = -1
 
 
-def _simple_elements(lines, li, nl, count, append):
+def _simple_elements(lines, li, nl, count, append, longest):
     """Append up to ``count`` simple elements from ``lines[li:]``: ``$`` with a
-    one-line payload, ``:`` and ``+``. Returns the index after the last one.
-    Anything else stops it; the caller then takes the general path."""
+    one-line payload, ``:`` and ``+`` (at most ``longest`` bytes). Returns the
+    index after the last one. Anything else stops it; the caller then takes
+    the general path."""
     while count and li < nl:
         line = lines[li]
         try:
@@ -83,6 +87,8 @@ def _simple_elements(lines, li, nl, count, append):
             append(line)
             li += 2
         elif t == 58:
+            if len(line) > longest:
+                break
             line = line[1:]
             if not line.isdigit():
                 break
@@ -91,7 +97,7 @@ def _simple_elements(lines, li, nl, count, append):
             except ValueError:  # too long: the general path decides
                 break
             li += 1
-        elif t == 43 and _CR not in line:
+        elif t == 43 and _CR not in line and len(line) <= longest:
             append(line[1:])
             li += 1
         else:
@@ -128,7 +134,7 @@ class Reader:
     """Incremental RESP2/RESP3 parser with ``hiredis.Reader``'s interface.
 
     ``Reader(protocolError=ProtocolError, replyError=ReplyError, encoding=None,
-    errors=None, notEnoughData=False)``
+    errors=None, notEnoughData=False, *, max_depth=1024, max_line_length=64 MiB)``
 
     * ``feed(data, offset=0, length=-1)`` appends bytes; ``gets()`` returns the
       next complete reply, or ``notEnoughData`` (``False``) while none is
@@ -154,14 +160,24 @@ class Reader:
       at construction / ``set_encoding``.
     * Lines end at the first ``\\r``, which must be followed by ``\\n``. Bulk
       lengths above ``MAX_BULK_LEN`` are protocol errors; nothing is allocated
-      for a payload before its bytes arrive. Nesting depth is unlimited (an
-      explicit stack, no recursion).
+      for a payload before its bytes arrive.
+    * Limits (keyword-only; exceeding one is a protocol error): ``max_depth``
+      aggregates nested in one another, empty, null and attribute ones
+      included (1024 is hiredis' limit too; the parser itself keeps an
+      explicit stack, no recursion). ``max_line_length``: bytes between the
+      type byte and the ``\\r\\n`` of a one-line reply (``+ - : _ # , (``),
+      however the line arrives; an unterminated one fails as soon as it is
+      longer, and each fed byte is searched for a line end once.
+    * Python code that runs inside ``gets()`` (the factories, a codec error
+      handler, a finalizer) may call ``feed()``; those bytes are parsed after
+      the ones fed before, by that same ``gets()`` if the reply needs them.
     """
 
     __slots__ = (
         "_lines", "_li", "_nl", "_chunks", "_pending_len", "_need_more", "_left_li", "_left",
         "_stack", "_failure", "_decode_error", "_protocol_error", "_reply_error", "_not_enough",
-        "_encoding", "_errors", "_decoding", "_maxbuf",
+        "_encoding", "_errors", "_decoding", "_maxbuf", "_max_depth", "_max_line", "_tail_cr",
+        "_searched", "_scanned",
     )
 
     def __new__(cls, *args, **kwargs):
@@ -172,11 +188,16 @@ class Reader:
         self._not_enough = False
         self._encoding = self._errors = None
         self._decoding = False
+        self._max_depth = DEFAULT_MAX_DEPTH
+        self._max_line = DEFAULT_MAX_LINE_LENGTH
         self._reset()
         return self
 
     def __init__(self, protocolError=ProtocolError, replyError=ReplyError, encoding=None,
-                 errors=None, notEnoughData=False):
+                 errors=None, notEnoughData=False, *, max_depth=DEFAULT_MAX_DEPTH,
+                 max_line_length=DEFAULT_MAX_LINE_LENGTH):
+        self._max_depth = min(check_limit("max_depth", max_depth), _sys.maxsize)
+        self._max_line = min(check_limit("max_line_length", max_line_length), _sys.maxsize)
         self._protocol_error = _check_factory("protocolError", protocolError)
         self._reply_error = _check_factory("replyError", replyError)
         self._not_enough = notEnoughData
@@ -188,8 +209,11 @@ class Reader:
         self._lines = [b""]
         self._li = 0
         self._nl = 0
+        self._tail_cr = -1       # where the tail's first '\r' after its type byte is (-1: none)
         self._chunks = []        # fed, not yet in the window
         self._pending_len = 0
+        self._searched = 0       # _chunks[:_searched] hold no '\r' (an unterminated line)
+        self._scanned = 0        # bytes joined or searched for a line end (tests: linearity)
         self._need_more = 1      # pending bytes needed before parsing can progress
         self._left_li = 0        # len() bookkeeping: _left bytes unconsumed from line _left_li
         self._left = 0
@@ -274,10 +298,13 @@ class Reader:
         data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
         chunks.clear()
         self._pending_len = 0
+        self._searched = 0
+        self._scanned += len(data)
         self._need_more = 0
         self._lines = lines = data.split(b"\r\n")
         self._li = 0
         self._nl = len(lines) - 1
+        self._tail_cr = lines[-1].find(b"\r", 1)
         self._left_li = 0
         self._left = len(data)
         return lines
@@ -301,6 +328,16 @@ class Reader:
             return self._fail(_types.MSG_NO_LF % bytes((t,)))
         return self._fail(message)
 
+    def _unknown_type(self, t, line, following, complete):
+        """An unknown type byte. An empty line is a ``\r`` type byte to the
+        compiled twin, whose line then runs to the next ``\r``: in the line
+        ``following`` (``complete``: ended by ``\r\n``)."""
+        if not line:
+            cr = following.find(b"\r")
+            if cr >= 0 and (complete or cr < len(following) - 1):
+                return self._fail(_types.MSG_NO_LF % b"\r")
+        return self._line_error(t, line, _types.MSG_UNKNOWN_TYPE % bytes((t,)))
+
     def _length(self, t, line):
         """Value of a length line that is not in the cache (-1 allowed)."""
         digits = line[1:]
@@ -320,22 +357,51 @@ class Reader:
     def _tail(self, tail):
         """The next line has not fully arrived: reject what cannot become valid."""
         if tail:
-            t = tail[0]
-            cr = tail.find(b"\r", 1)
+            cr = self._tail_cr
             if 0 <= cr < len(tail) - 1:  # a '\r' followed by something else than '\n'
-                raise self._fail(_types.MSG_NO_LF % bytes((t,)))
-            if t not in _KNOWN_TYPES:
-                raise self._fail(_types.MSG_UNKNOWN_TYPE % bytes((t,)))
-            if cr < 0 and t in _LENGTH_NAMES and len(tail) - 1 > _types.MAX_LENGTH_LINE:
-                digits = tail[1:]
-                template = _types.MSG_LENGTH_RANGE if digits.isdigit() else _types.MSG_BAD_LENGTH
-                raise self._fail(template % (_LENGTH_NAMES[t], _excerpt(digits)))
+                raise self._fail(_types.MSG_NO_LF % tail[:1])
+            self._unterminated(tail[0], len(tail) - 1 if cr < 0 else cr - 1, cr < 0, tail, False)
+
+    def _still_open(self, tail):
+        """Bytes were fed after an unterminated ``tail``: True (after the checks)
+        when they hold no line end either, so the window need not be rebuilt.
+        Each fed chunk is searched once, however many feeds the line takes."""
+        if self._tail_cr >= 0:  # a '\r' whose '\n' may have come, or an error
+            return False
+        chunks = self._chunks
+        for i in range(self._searched, len(chunks)):
+            self._scanned += len(chunks[i])
+            if _CR in chunks[i]:
+                return False
+        self._searched = len(chunks)
+        t = tail[0] if tail else chunks[0][0]
+        self._unterminated(t, len(tail) + self._pending_len - 1, True, tail, True)
+        return True
+
+    def _unterminated(self, t, size, open_ended, tail, pending):
+        """Checks for a line whose end has not arrived: type byte ``t`` and
+        ``size`` bytes after it (``open_ended``: no '\r' among them yet); the
+        line is ``tail`` plus, if ``pending``, every fed chunk."""
+        if t not in _KNOWN_TYPES:
+            raise self._fail(_types.MSG_UNKNOWN_TYPE % bytes((t,)))
+        if open_ended and t in _LENGTH_NAMES and size > _types.MAX_LENGTH_LINE:
+            digits = (tail + b"".join(self._chunks) if pending else tail)[1:]
+            template = _types.MSG_LENGTH_RANGE if digits.isdigit() else _types.MSG_BAD_LENGTH
+            raise self._fail(template % (_LENGTH_NAMES[t], _excerpt(digits)))
+        if size > self._max_line and t in LINE_NAMES:
+            raise self._line_too_long(t, b"")
+
+    def _line_too_long(self, t, line):
+        return self._line_error(t, line, _types.MSG_LINE_TOO_LONG % (LINE_NAMES[t], self._max_line))
 
     # -- values ----------------------------------------------------------------
 
     def _decode(self, raw):
+        encoding = self._encoding
+        if encoding is None:  # set_encoding(None) ran during this parse
+            return raw
         try:
-            return raw.decode(self._encoding, self._errors or "strict")
+            return raw.decode(encoding, self._errors or "strict")
         except UnicodeDecodeError as exc:
             if self._errors is not None and self._decode_error is None:
                 self._decode_error = exc  # raised once the whole reply is consumed
@@ -451,12 +517,14 @@ class Reader:
         else:
             items = None
         decode = self._decoding and shouldDecode
+        longest = self._max_line + 1  # a one-line reply, its type byte included
         self._failure = _BUSY
         try:
             while True:
                 if li >= nl:  # only the partial tail is left
-                    self._tail(lines[nl])
-                    if self._pending_len:
+                    if not self._pending_len:
+                        self._tail(lines[nl])
+                    elif not self._still_open(lines[nl]):
                         lines = self._join(li)
                         li = 0
                         nl = self._nl
@@ -499,6 +567,8 @@ class Reader:
                         li = after
 
                 elif t == 58:  # :
+                    if len(line) > longest:
+                        raise self._line_too_long(t, line)
                     digits = line[1:]
                     if digits.isdigit():
                         try:
@@ -512,6 +582,8 @@ class Reader:
                     n = _LENGTH_CACHE.get(line)
                     if n is None:
                         n = self._length(t, line)
+                    if len(stack) >= self._max_depth:
+                        raise self._fail(_types.MSG_DEPTH % self._max_depth)
                     k = _AGGREGATE_KINDS[t]
                     li += 1
                     if n > 0:
@@ -545,6 +617,8 @@ class Reader:
                                         append(line)
                                         li += 2
                                     elif t == 58:
+                                        if len(line) > longest:
+                                            break
                                         line = line[1:]
                                         if not line.isdigit():
                                             break
@@ -553,15 +627,15 @@ class Reader:
                                         except ValueError:  # too long: the loop decides
                                             break
                                         li += 1
-                                    elif t == 43 and _CR not in line:
+                                    elif t == 43 and _CR not in line and len(line) <= longest:
                                         append(line[1:])
                                         li += 1
                                     elif t == 42:  # an array of simple elements, one level down
                                         m = _LENGTH_CACHE.get(line)
-                                        if not m:
+                                        if not m or len(stack) + 1 >= self._max_depth:
                                             break
                                         sub = []
-                                        after = _simple_elements(lines, li + 1, nl, m, sub.append)
+                                        after = _simple_elements(lines, li + 1, nl, m, sub.append, longest)
                                         if len(sub) < m:
                                             break  # the loop parses it again, element by element
                                         append(sub)
@@ -592,6 +666,8 @@ class Reader:
                 elif t == 43:  # +
                     if _CR in line:
                         raise self._fail(_types.MSG_NO_LF % b"+")
+                    if len(line) > longest:
+                        raise self._line_too_long(t, line)
                     value = line[1:]
                     if decode:
                         value = self._decode(value)
@@ -599,13 +675,17 @@ class Reader:
                 elif t == 45:  # -
                     if _CR in line:
                         raise self._fail(_types.MSG_NO_LF % b"-")
+                    if len(line) > longest:
+                        raise self._line_too_long(t, line)
                     value = self._reply_error(line[1:].decode("utf-8", "replace"))
                     li += 1
                 elif t in _KNOWN_TYPES:
+                    if len(line) > longest:
+                        raise self._line_too_long(t, line)
                     value = self._scalar(t, line)
                     li += 1
                 else:
-                    raise self._line_error(t, line, _types.MSG_UNKNOWN_TYPE % bytes((t,)))
+                    raise self._unknown_type(t, line, lines[li + 1], li + 1 < nl)
 
                 # Deliver `value` to the pending aggregates, closing finished ones.
                 while items is not None:
