@@ -598,6 +598,7 @@ BAD_STREAMS = [
     (b"@foo\r\n", "unknown reply type"),
     (b"@", "unknown reply type"),                 # known bad before the line ends
     (b"\r\n", "unknown reply type"),
+    (b"\r\nab\rc\r\n", "not followed by '\\\\n' in a b'\\\\r' line"),  # '\r' is the type byte
     (b"$-2\r\n", "bad bulk string length"),
     (b"$abc\r\n", "bad bulk string length"),
     (b"$\r\n", "bad bulk string length"),
@@ -674,6 +675,15 @@ def test_hiredis_rejects_the_same_streams(data):
     h.feed(data)
     with pytest.raises(hiredis.ProtocolError):
         h.gets()
+
+
+def test_an_unterminated_line_is_checked_with_the_bytes_fed_after_it(Reader):
+    r = Reader()
+    r.feed(b"+x\r\nab\r")
+    assert r.gets() == b"x"
+    r.feed(b"$")
+    with pytest.raises(ProtocolError, match="not followed by '\\\\n' in a b'a' line"):
+        r.gets()
 
 
 def test_missing_crlf_after_bulk_is_an_error_unlike_hiredis(Reader):
