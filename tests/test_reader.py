@@ -983,6 +983,111 @@ def test_feeding_without_draining_in_between(Reader):
     assert replies(r) == [[b"abc", 1], b"x"] * 50
 
 
+# -- the fast paths for arrays of bulk strings ---------------------------------------
+# Arrays of bulk strings (and of other short elements) skip the general loop in
+# both twins. Whether they do depends on state: the element count, the bytes
+# already buffered, the pure twin's cache of length lines seen before. Each test
+# runs from a fresh Reader, after other traffic, and with that cache empty.
+
+def _bulk(payload):
+    return b"$%d\r\n%s\r\n" % (len(payload), payload)
+
+
+# Payloads that are short, look like RESP lines, hold '\r\n' or cross 1 KiB.
+FAST_PATH_PAYLOADS = [b"ab", b"$2", b"*1", b":1", b"+O", b"-E", b"", b"\r\n", b"\n\r", b"a\r\nb",
+                      b"x" * 1023, b"y" * 1024]
+AFTER = (b"+OK\r\n:1\r\n" + _bulk(b"ab") + b"*2\r\n" + _bulk(b"c") + _bulk(b"d"),
+         [b"OK", 1, b"ab", [b"c", b"d"]])
+
+
+def _fast_path_cases():
+    """(wire, model) pairs, each followed by more replies in the same buffer."""
+    cases = []
+    for size in (8, 9, 12, 16, 100):
+        for payload in FAST_PATH_PAYLOADS:
+            items = [payload if i % 3 == 0 else b"%02d" % i for i in range(size)]
+            cases.append((b"*%d\r\n" % size + b"".join(map(_bulk, items)), items))
+        items = [b"%02d" % i for i in range(size)]
+        cases.append((b"~%d\r\n" % size + b"".join(map(_bulk, items)), items))
+    nested = [[b"a", b"b"], [b"cd", b"ef", b"gh"], [b"12"] * 9, [], [b"x"]]
+    wire = b"*%d\r\n" % len(nested) + b"".join(
+        b"*%d\r\n" % len(sub) + b"".join(map(_bulk, sub)) for sub in nested)
+    cases.append((wire, nested))
+    cases.append((b"*3\r\n*2\r\n:1\r\n+s\r\n*2\r\n$2\r\nab\r\n:-2\r\n:3\r\n", [[1, b"s"], [b"ab", -2], 3]))
+    cases.append((b"*9\r\n" + _bulk(b"ab") * 7 + b"*2\r\n" + _bulk(b"c") + _bulk(b"d") + _bulk(b"ef"),
+                  [b"ab"] * 7 + [[b"c", b"d"], b"ef"]))
+    cases.append((b"*8\r\n" + _bulk(b"ab") * 7 + b"$-1\r\n", [b"ab"] * 7 + [None]))
+    return cases
+
+
+FAST_PATH_CASES = _fast_path_cases()
+WARM_UP = (b"*20\r\n" + b"".join(_bulk(b"%02d" % i) for i in range(20)) + b"*2\r\n*2\r\n:1\r\n:2\r\n+x\r\n"
+           + b"*100\r\n" + _bulk(b"pp") * 100 + b"+done\r\n")
+
+
+@pytest.fixture(params=["fresh", "after traffic", "empty length cache"])
+def fast_path_reader(request, Reader):
+    """A Reader (notEnoughData=MISSING) in each state the fast paths depend on."""
+    from pyredis.protocol import _reader_py
+
+    saved = dict(_reader_py._LENGTH_CACHE)
+    if request.param == "empty length cache":
+        _reader_py._LENGTH_CACHE.clear()
+    r = Reader(notEnoughData=MISSING)
+    if request.param == "after traffic":
+        # half an array first, so the rest arrives in a later feed
+        cut = WARM_UP.index(b"*100") + 300
+        assert len(replies(r, WARM_UP[:cut], MISSING)) == 2
+        assert len(replies(r, WARM_UP[cut:], MISSING)) == 2
+    yield r
+    _reader_py._LENGTH_CACHE.clear()
+    _reader_py._LENGTH_CACHE.update(saved)
+
+
+@pytest.mark.parametrize("case", range(len(FAST_PATH_CASES)))
+def test_bulk_array_followed_by_more_replies(fast_path_reader, case):
+    wire, model = FAST_PATH_CASES[case]
+    assert replies(fast_path_reader, wire + AFTER[0], MISSING) == [model] + AFTER[1]
+    assert not fast_path_reader.has_data()
+
+
+@pytest.mark.parametrize("case", range(len(FAST_PATH_CASES)))
+def test_bulk_array_decoded(Reader, case):
+    wire, model = FAST_PATH_CASES[case]
+
+    def text(value):
+        if isinstance(value, list):
+            return [text(v) for v in value]
+        return value.decode() if isinstance(value, bytes) else value
+
+    assert parse(Reader, wire + AFTER[0], encoding="utf-8") == text([model] + AFTER[1])
+
+
+def test_bulk_arrays_pipelined(fast_path_reader):
+    """Bulk-mode traffic: many arrays back to back in one buffer."""
+    wire = b"".join(w + AFTER[0] for w, _ in FAST_PATH_CASES)
+    expected = [r for _, m in FAST_PATH_CASES for r in [m] + AFTER[1]]
+    assert replies(fast_path_reader, wire, MISSING) == expected
+
+
+def test_bulk_arrays_cut_everywhere(fast_path_reader):
+    wire = b"".join(w for w, _ in FAST_PATH_CASES[:3]) + FAST_PATH_CASES[-4][0] + AFTER[0]
+    expected = [m for _, m in FAST_PATH_CASES[:3]] + [FAST_PATH_CASES[-4][1]] + AFTER[1]
+    r = fast_path_reader
+    for cut in range(1, len(wire), 7):
+        got = replies(r, wire[:cut], MISSING) + replies(r, wire[cut:], MISSING)
+        assert got == expected, cut
+
+
+def test_bulk_array_elements_arriving_one_feed_at_a_time(fast_path_reader):
+    items = [b"%02d" % i for i in range(12)]
+    r = fast_path_reader
+    r.feed(b"*12\r\n")
+    for item in items:
+        assert r.gets() is MISSING
+        r.feed(_bulk(item))
+    assert replies(r, AFTER[0], MISSING) == [items] + AFTER[1]
+
 # -- user code running inside gets() ----------------------------------------------
 
 def test_failing_reply_error_factory_leaves_a_consistent_reader(Reader):

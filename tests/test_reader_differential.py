@@ -190,7 +190,14 @@ def _containers(children):
     )
 
 
-values = st.recursive(leaves, _containers, max_leaves=30)
+# Arrays of 8+ bulk strings, and arrays of arrays of short bulks: the shapes the
+# Readers' fast paths take (with payloads that look like RESP lines or hold CRLF).
+short_payloads = st.one_of(st.binary(max_size=3), st.sampled_from([b"$2", b"*1", b":1", b"\r\n", b"a\r\nb"]))
+bulk_arrays = st.one_of(
+    st.lists(short_payloads.map(_bulk), min_size=8, max_size=20).map(_array),
+    st.lists(st.lists(short_payloads.map(_bulk), max_size=4).map(_array), min_size=1, max_size=10).map(_array),
+)
+values = st.one_of(st.recursive(leaves, _containers, max_leaves=30), bulk_arrays)
 streams = st.lists(values, min_size=1, max_size=6)
 
 
