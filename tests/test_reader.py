@@ -267,7 +267,19 @@ def test_feed_offset_and_length(Reader, args, expected):
 def test_feed_offset_and_length_none_mean_the_defaults(Reader):
     r = Reader()
     r.feed(b"+ok\r\n", None, None)
-    assert replies(r) == [b"ok"]
+    r.feed(b"+ok\r\n", 0, -1)  # hiredis' defaults
+    r.feed(bytearray(b"+ok\r\n"), None, None)
+    r.feed(b"x+ok\r\n", 1)
+    r.feed(b"+ok\r\nx", None, 5)
+    assert replies(r) == [b"ok"] * 5
+
+
+def test_feed_defaults_are_upstreams(Reader):
+    import inspect
+
+    parameters = list(inspect.signature(Reader.feed).parameters.values())[1:]
+    assert [(p.name, p.default) for p in parameters] == [
+        ("data", inspect.Parameter.empty), ("offset", None), ("length", None)]
 
 
 def test_feed_keywords(Reader):
@@ -343,6 +355,20 @@ def test_maxbuf(Reader):
         r.setmaxbuf("10")
     r.setmaxbuf(1 << 100)  # "never", in practice
     assert r.getmaxbuf() == sys.maxsize
+
+
+def test_setmaxbuf_none_restores_the_default_like_hiredis(Reader):
+    r = Reader()
+    assert r.getmaxbuf() == DEFAULT_MAXBUF
+    r.setmaxbuf(10)
+    r.setmaxbuf(None)
+    assert r.getmaxbuf() == DEFAULT_MAXBUF
+    if hiredis is not None:
+        h = hiredis.Reader()
+        default = h.getmaxbuf()
+        h.setmaxbuf(10)
+        h.setmaxbuf(None)
+        assert h.getmaxbuf() == default
 
 
 def _traced_after_consuming(Reader, maxbuf, size):
@@ -480,27 +506,65 @@ def test_map_duplicate_keys_last_wins(Reader):
     assert parse(Reader, b"%2\r\n+k\r\n:1\r\n+k\r\n:2\r\n") == [{b"k": 2}]
 
 
-@pytest.mark.parametrize("data", [
-    b"%1\r\n*1\r\n:1\r\n:2\r\n",
-    b"%2\r\n:1\r\n:1\r\n%0\r\n:2\r\n",
-    b"*1\r\n%1\r\n~0\r\n:2\r\n",
-])
-def test_unhashable_map_keys_are_protocol_errors(Reader, data):
-    r = Reader()
-    r.feed(data)
-    with pytest.raises(ProtocolError, match="not hashable"):
-        r.gets()
-    with pytest.raises(ProtocolError, match="not hashable"):
-        r.gets()
+UNHASHABLE_KEYS = [
+    (b"%1\r\n*1\r\n:1\r\n:2\r\n", []),
+    (b"%2\r\n:1\r\n:1\r\n%0\r\n:2\r\n", {}),
+    (b"*1\r\n%1\r\n~0\r\n:2\r\n", []),
+    (b"%1\r\n>1\r\n:1\r\n:2\r\n", PushNotification()),
+    (b"*2\r\n%1\r\n*0\r\n:1\r\n%1\r\n%0\r\n:2\r\n", []),  # the first one
+    (b"|1\r\n%1\r\n*0\r\n:1\r\n:2\r\n+v\r\n", []),         # in a dropped attribute
+]
 
 
-def test_unhashable_map_key_waits_for_the_whole_map(Reader):
+def _hash_error(key):
+    with pytest.raises(TypeError) as info:
+        hash(key)
+    return str(info.value)
+
+
+@pytest.mark.parametrize("data, key", UNHASHABLE_KEYS)
+def test_unhashable_map_key_raises_type_error_like_hiredis(Reader, data, key):
     r = Reader()
-    r.feed(b"%2\r\n*0\r\n:1\r\n")
-    assert r.gets() is False  # reported once the map is complete, in both twins
+    r.feed(data + b"+next\r\n")
+    with pytest.raises(TypeError) as info:
+        r.gets()
+    assert type(info.value) is TypeError and str(info.value) == _hash_error(key)
+    assert r.gets() == b"next"  # the whole reply was consumed: the stream is in sync
+    assert r.gets() is False
+
+
+@needs_hiredis
+@pytest.mark.parametrize("data, key", UNHASHABLE_KEYS[:3])
+def test_hiredis_raises_the_same_type_error(Reader, data, key):
+    raised = []
+    for reader in (Reader(), hiredis.Reader()):
+        reader.feed(data)
+        with pytest.raises(TypeError) as info:
+            reader.gets()
+        raised.append((type(info.value), str(info.value)))
+    assert raised[0] == raised[1]
+
+
+def test_unhashable_map_key_waits_for_the_whole_reply(Reader):
+    r = Reader()
+    r.feed(b"*2\r\n%2\r\n*0\r\n:1\r\n")
+    assert r.gets() is False  # raised once the reply is complete, in both twins
     r.feed(b":2\r\n:3\r\n")
-    with pytest.raises(ProtocolError):
+    assert r.gets() is False
+    r.feed(b":4\r\n")
+    with pytest.raises(TypeError):
         r.gets()
+    assert not r.has_data()
+
+
+def test_first_failure_of_a_reply_is_raised(Reader):
+    r = Reader(encoding="utf-8")
+    r.feed(b"*2\r\n%1\r\n*0\r\n:1\r\n$1\r\n\xff\r\n*2\r\n$1\r\n\xff\r\n%1\r\n*0\r\n:1\r\n")
+    with pytest.raises(TypeError):
+        r.gets()
+    with pytest.raises(UnicodeDecodeError):
+        r.gets()
+    assert r.gets() is False
 
 
 @pytest.mark.parametrize("data, expected", [
@@ -552,11 +616,73 @@ def test_gets_false_returns_bytes(Reader):
         assert h.gets(False) == b"hi"
 
 
-def test_undecodable_bytes_come_back_raw_without_errors_argument(Reader):
-    r = Reader(encoding="utf-8")
-    r.feed(b"*3\r\n$2\r\n\xff\xfe\r\n+ok\r\n+\xc3\r\n$2\r\nok\r\n")
+@pytest.mark.parametrize("errors", [None, "strict"])
+def test_strict_decoding_is_the_default_like_hiredis(Reader, errors):
+    data = b"*3\r\n$2\r\n\xff\xfe\r\n+ok\r\n+\xc3\r\n$2\r\nok\r\n"
+    raised = []
+    for reader in (Reader(encoding="utf-8", errors=errors),) + (
+            (hiredis.Reader(encoding="utf-8", errors=errors),) if hiredis else ()):
+        reader.feed(data)
+        with pytest.raises(UnicodeDecodeError) as info:
+            reader.gets()
+        raised.append((info.value.object, info.value.start, info.value.reason))
+        assert reader.gets() == "ok"  # the whole reply was consumed
+    assert raised[0] == (b"\xff\xfe", 0, "invalid start byte")
+    assert len(set(raised)) == 1
+
+
+def _reraise(exc):
+    raise exc
+
+
+@pytest.mark.parametrize("errors", [None, "strict", "test-reader-reraise"])
+def test_raw_fallback_returns_undecodable_strings_as_bytes(Reader, errors):
+    import codecs
+
+    codecs.register_error("test-reader-reraise", _reraise)
+    r = Reader(encoding="utf-8", errors=errors, raw_fallback=True)
+    r.feed(b"*3\r\n$2\r\n\xff\xfe\r\n+ok\r\n+\xc3\r\n$2\r\nok\r\n=6\r\ntxt:\xff\xfe\r\n")
     assert r.gets() == [b"\xff\xfe", "ok", b"\xc3"]
     assert r.gets() == "ok"
+    assert r.gets() == b"\xff\xfe"
+
+
+def test_raw_fallback_keeps_other_handlers(Reader):
+    r = Reader(encoding="utf-8", errors="replace", raw_fallback=True)
+    r.feed(b"$2\r\nA\xff\r\n")
+    assert r.gets() == "A\ufffd"
+
+
+def test_raw_fallback_keeps_unhashable_keys_an_error(Reader):
+    r = Reader(encoding="utf-8", raw_fallback=True)
+    r.feed(b"%1\r\n*0\r\n$1\r\n\xff\r\n")
+    with pytest.raises(TypeError):
+        r.gets()
+
+
+def test_connections_keep_the_raw_fallback(redis):
+    """pyredis' connections return undecodable bulk strings as bytes (pyredis
+    1.0's behaviour without hiredis), sync and asyncio."""
+    import asyncio
+
+    from pyredis.connection import AsyncConnection, Connection
+
+    conn = Connection(host=redis.host, port=redis.port, encoding="utf-8")
+    try:
+        conn.execute("SET", "k", b"\xff\xfe")
+        assert conn.execute("GET", "k") == b"\xff\xfe"
+        assert conn.execute("ECHO", "ok") == "ok"
+    finally:
+        conn.close()
+
+    async def run():
+        aconn = AsyncConnection(host=redis.host, port=redis.port, encoding="utf-8")
+        try:
+            return [await aconn.execute("GET", "k"), await aconn.execute("ECHO", "ok")]
+        finally:
+            await aconn.close()
+
+    assert asyncio.run(run()) == [b"\xff\xfe", "ok"]
 
 
 def test_errors_argument_is_applied(Reader):

@@ -14,7 +14,8 @@ unless the ``gc`` callback ran (its timing depends on each implementation's
 allocations), their replies, errors and final ``len()`` must be equal.
 
 atheris' coverage feedback comes from the pure twin (instrumented at import);
-the compiled twin shares its structure, and ASan watches it.
+the compiled twin shares its structure. Under a preloaded libasan, atheris
+gets no coverage at all: use ``--random`` there (``tools/asan.sh`` does).
 """
 import argparse
 import codecs
@@ -121,7 +122,8 @@ def run(Reader, mode, codec, pieces, collect):
     if mode & 64:
         limits["max_line_length"] = 6
     reader = Reader(protocolError=hostile.protocol_error, replyError=hostile.reply_error,
-                    encoding=codec[0], errors=codec[1], notEnoughData=NONE_YET, **limits)
+                    encoding=codec[0], errors=codec[1], notEnoughData=NONE_YET,
+                    raw_fallback=bool(mode & 128), **limits)
     hostile.reader = reader
     events = []
     if collect:

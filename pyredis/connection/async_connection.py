@@ -195,7 +195,7 @@ class AsyncConnection(ConnectionSettings):
         """Open the transport, authenticate, select (called with the lock held)."""
         if self._closed:
             raise gone()
-        reader = Reader(encoding=self._encoding) if self._encoding else Reader()
+        reader = Reader(encoding=self._encoding, raw_fallback=True) if self._encoding else Reader()
         handshake = self._handshake_commands()
         handshake_data = b"".join([pack_command(cmd) for cmd in handshake])
         loop = asyncio.get_running_loop()

@@ -50,8 +50,7 @@ cdef extern from "Python.h":
     # Borrowed-pointer forms: no reference-count traffic in the element loop.
     void _list_set_item "PyList_SET_ITEM"(PyObject* lst, Py_ssize_t i, PyObject* item)
     int _list_append "PyList_Append"(PyObject* lst, PyObject* item) except -1
-    int _dict_set_item "PyDict_SetItem"(PyObject* d, PyObject* key, PyObject* value)
-    void PyErr_Clear()
+    int _dict_store "PyDict_SetItem"(PyObject* d, PyObject* key, PyObject* value) except -1
     double PyOS_string_to_double(const char* s, char** endptr, PyObject* overflow_exception) except? -1.0
 
 __all__ = ["Reader"]
@@ -73,7 +72,7 @@ cdef enum Kind:
 ctypedef struct Frame:
     PyObject* container   # list, PushNotification or dict (owned); NULL for an attribute
     PyObject* key         # map: the key waiting for its value (owned), else NULL
-    PyObject* bad_key     # map: type name of its first unhashable key (owned), else NULL
+    PyObject* key_error   # map: the exception its first bad key raised (owned), else NULL
     Py_ssize_t size       # elements expected (2 per map entry)
     Py_ssize_t filled
     Kind kind
@@ -81,8 +80,6 @@ ctypedef struct Frame:
 
 cdef object _INCOMPLETE = object()   # _parse(): no complete reply yet
 cdef object _SKIP = object()         # a finished attribute: nothing to deliver
-cdef object _ZERO = 0                # feed() defaults (small ints are singletons)
-cdef object _MINUS_ONE = -1
 
 cdef dict _LENGTH_NAMES = {
     ord("$"): "bulk string", ord("="): "verbatim string", ord("!"): "blob error",
@@ -184,9 +181,12 @@ cdef class Reader:
     """Incremental RESP2/RESP3 parser with ``hiredis.Reader``'s interface.
 
     ``Reader(protocolError=ProtocolError, replyError=ReplyError, encoding=None,
-    errors=None, notEnoughData=False, *, max_depth=1024, max_line_length=64 MiB)``
+    errors=None, notEnoughData=False, *, max_depth=1024, max_line_length=64 MiB,
+    raw_fallback=False)``
 
-    * ``feed(data, offset=0, length=-1)`` appends bytes; ``gets()`` returns the
+    * ``feed(data, offset=None, length=None)`` appends ``data[offset:][:length]``
+      (hiredis' ``0`` and ``-1`` mean the same; ``length=0`` feeds nothing, where
+      pyredis 1.0's own reader took 0 for "not given"); ``gets()`` returns the
       next complete reply, or ``notEnoughData`` (``False``) while none is
       complete. Partial input stays buffered. Note that RESP3 ``#f`` is also
       ``False``: pass another ``notEnoughData`` to tell them apart.
@@ -197,17 +197,22 @@ cdef class Reader:
     * Replies: ``+`` bytes, ``:`` / ``(`` int, ``$`` / ``=`` bytes (verbatim
       without its ``xxx:`` prefix; ``-1`` length -> ``None``), ``*`` / ``~``
       list (sets stay lists: elements may be unhashable, order is kept),
-      ``%`` dict (later duplicate keys win; an unhashable key is a protocol
-      error), ``>`` :class:`PushNotification`, ``_`` None, ``#`` bool,
+      ``%`` dict (later duplicate keys win), ``>`` :class:`PushNotification`, ``_`` None, ``#`` bool,
       ``,`` float. An attribute (``|``) is parsed and dropped: the value that
       follows it is returned in its place.
     * With ``encoding`` set, simple strings, bulk and verbatim strings are
-      decoded (``gets(False)`` skips that). ``errors=None``: strict decoding,
-      and bytes that do not decode are returned raw. ``errors`` given: that
-      handler applies; if it raises (``"strict"``), the whole reply is still
-      consumed (the stream stays in sync) and the ``UnicodeDecodeError`` is
-      raised in place of that reply. Unknown codec names raise ``LookupError``
-      at construction / ``set_encoding``.
+      decoded (``gets(False)`` skips that) with the ``errors`` handler (None:
+      ``"strict"``, as hiredis). A ``UnicodeDecodeError`` leaves the stream in
+      sync: the whole reply is consumed, then the error is raised in its
+      place - unless ``raw_fallback=True``, which returns the string that does
+      not decode as bytes instead (pyredis 1.0's own reader did that, and
+      pyredis' connections ask for it). Unknown codec names raise
+      ``LookupError`` at construction / ``set_encoding``.
+    * A map key that cannot be hashed (an aggregate): the whole reply is
+      consumed, then the key's ``TypeError`` is raised in its place (hiredis
+      raises the same, but then fails on every later call).
+    * ``setmaxbuf(None)`` restores the default, ``DEFAULT_MAXBUF`` (64 KiB;
+      hiredis' is 16 KiB).
     * Lines end at the first ``\\r``, which must be followed by ``\\n``. Bulk
       lengths above ``MAX_BULK_LEN`` are protocol errors; nothing is allocated
       for a payload before its bytes arrive.
@@ -235,11 +240,11 @@ cdef class Reader:
     cdef bint _parsing
     cdef bytearray _held             # fed while parsing; see the module docstring
     cdef object _failure             # protocol error message once failed, else None
-    cdef object _decode_error        # UnicodeDecodeError to raise after this reply
+    cdef object _deferred            # exception to raise in place of this reply, once consumed
     cdef object _protocol_error, _reply_error, _not_enough
     cdef object _encoding, _errors
     cdef bytes _encoding_c, _errors_c
-    cdef bint _decoding, _utf8
+    cdef bint _decoding, _utf8, _raw_fallback
 
     def __cinit__(self, *args, **kwargs):
         # Usable defaults even if a subclass skips Reader.__init__.
@@ -252,7 +257,8 @@ cdef class Reader:
 
     def __init__(self, protocolError=ProtocolError, replyError=ReplyError, encoding=None,
                  errors=None, notEnoughData=False, *, max_depth=_types.DEFAULT_MAX_DEPTH,
-                 max_line_length=_types.DEFAULT_MAX_LINE_LENGTH):
+                 max_line_length=_types.DEFAULT_MAX_LINE_LENGTH, raw_fallback=False):
+        self._raw_fallback = raw_fallback
         self._max_depth = min(_types.check_limit("max_depth", max_depth), PY_SSIZE_T_MAX)
         self._max_line = min(_types.check_limit("max_line_length", max_line_length), PY_SSIZE_T_MAX)
         self._protocol_error = _check_factory("protocolError", protocolError)
@@ -265,7 +271,7 @@ cdef class Reader:
         for i in range(self._depth):
             Py_XDECREF(self._stack[i].container)
             Py_XDECREF(self._stack[i].key)
-            Py_XDECREF(self._stack[i].bad_key)
+            Py_XDECREF(self._stack[i].key_error)
         PyMem_Free(self._stack)
         PyMem_Free(self._buf)
 
@@ -283,7 +289,10 @@ cdef class Reader:
         self._utf8 = utf8
 
     def setmaxbuf(self, maxbuf):
-        """An idle buffer larger than ``maxbuf`` bytes is released (0: never)."""
+        """An idle buffer larger than ``maxbuf`` bytes is released (0: never;
+        None: the default, ``DEFAULT_MAXBUF``)."""
+        if maxbuf is None:
+            maxbuf = _types.DEFAULT_MAXBUF
         maxbuf = PyNumber_Index(maxbuf)
         if maxbuf < 0:
             raise ValueError(_types.MSG_MAXBUF % maxbuf)
@@ -301,12 +310,13 @@ cdef class Reader:
 
     # -- input -----------------------------------------------------------------
 
-    def feed(self, data, offset=0, length=-1):
-        """Append ``data[offset:offset + length]`` (``length=-1``: to the end)."""
+    def feed(self, data, offset=None, length=None):
+        """Append ``data[offset:offset + length]`` (``offset`` None: 0; ``length``
+        None or -1: to the end)."""
         cdef Py_buffer view
         cdef Py_ssize_t start = 0, count = 0
         if PyBytes_CheckExact(data):
-            if offset is _ZERO and length is _MINUS_ONE:
+            if offset is None and length is None:
                 self._append(PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data))
             else:
                 _slice(PyBytes_GET_SIZE(data), offset, length, &start, &count)
@@ -395,7 +405,7 @@ cdef class Reader:
     # -- values ----------------------------------------------------------------
 
     cdef object _text(self, const char* p, Py_ssize_t n):
-        """Decode (encoding set): raw bytes back if that fails, see the class doc."""
+        """Decode (encoding set); on a UnicodeDecodeError see the class doc."""
         # Local references: the codec may run code that calls set_encoding().
         cdef bytes errors_c = self._errors_c
         cdef bytes encoding_c = self._encoding_c
@@ -409,8 +419,8 @@ cdef class Reader:
                 return PyUnicode_DecodeUTF8(p, n, errors)
             return PyUnicode_Decode(p, n, PyBytes_AS_STRING(encoding_c), errors)
         except UnicodeDecodeError as exc:
-            if self._errors is not None and self._decode_error is None:
-                self._decode_error = exc  # raised once the whole reply is consumed
+            if not self._raw_fallback and self._deferred is None:
+                self._deferred = exc  # raised once the whole reply is consumed
             return PyBytes_FromStringAndSize(p, n)
 
     cdef object _reply_error_from(self, const char* p, Py_ssize_t n):
@@ -482,7 +492,7 @@ cdef class Reader:
             Py_INCREF(container)
             f.container = <PyObject*>container
         f.key = NULL
-        f.bad_key = NULL
+        f.key_error = NULL
         f.size = size
         f.filled = 0
         f.kind = kind
@@ -500,28 +510,30 @@ cdef class Reader:
         value = <object>f.container
         Py_XDECREF(f.container)
         f.container = NULL
-        if f.bad_key != NULL:
-            name = <object>f.bad_key
-            Py_XDECREF(f.bad_key)
-            f.bad_key = NULL
-            raise self._fail(_types.MSG_UNHASHABLE_KEY % name)
+        if f.key_error != NULL:
+            # Raised in place of the reply, once it is consumed (like the twin,
+            # which builds its dicts when they are complete).
+            if self._deferred is None:
+                self._deferred = <object>f.key_error
+            Py_XDECREF(f.key_error)
+            f.key_error = NULL
         return value
 
     cdef int _map_store(self, Frame* f, object value) except -1:
-        cdef PyObject* key
+        cdef object key
         if not (f.filled & 1):
             Py_INCREF(value)
             f.key = <PyObject*>value
             return 0
-        key = f.key
+        key = <object>f.key
+        Py_XDECREF(f.key)
         f.key = NULL
-        if _dict_set_item(f.container, key, <PyObject*>value) < 0:
-            PyErr_Clear()  # unhashable: reported when the map is complete, like the twin
-            if f.bad_key == NULL:
-                name = type(<object>key).__name__
-                Py_INCREF(name)
-                f.bad_key = <PyObject*>name
-        Py_XDECREF(key)
+        try:
+            _dict_store(f.container, <PyObject*>key, <PyObject*>value)
+        except Exception as exc:  # an unhashable key: see _pop
+            if f.key_error == NULL:
+                Py_INCREF(exc)
+                f.key_error = <PyObject*>exc
         return 0
 
     cdef object _open(self, char t, Py_ssize_t n, Py_ssize_t avail):
@@ -577,9 +589,9 @@ cdef class Reader:
             self._idle()
         if reply is _INCOMPLETE:
             return self._not_enough
-        if self._decode_error is not None:
-            exc = self._decode_error
-            self._decode_error = None
+        if self._deferred is not None:
+            exc = self._deferred
+            self._deferred = None
             raise exc
         return reply
 

@@ -62,8 +62,6 @@ _BULK_ARRAY_MIN = 8  # shorter arrays go element by element
 _SKIP = object()        # a completed attribute: nothing to deliver
 _INCOMPLETE = object()  # a payload whose bytes have not all arrived
 _BUSY = object()        # Reader._failure while gets() runs (re-entry guard)
-_ZERO = 0               # feed() defaults: identity tests (small ints are singletons)
-_MINUS_ONE = -1
 
 
 def _simple_elements(lines, li, nl, count, append, longest):
@@ -134,9 +132,12 @@ class Reader:
     """Incremental RESP2/RESP3 parser with ``hiredis.Reader``'s interface.
 
     ``Reader(protocolError=ProtocolError, replyError=ReplyError, encoding=None,
-    errors=None, notEnoughData=False, *, max_depth=1024, max_line_length=64 MiB)``
+    errors=None, notEnoughData=False, *, max_depth=1024, max_line_length=64 MiB,
+    raw_fallback=False)``
 
-    * ``feed(data, offset=0, length=-1)`` appends bytes; ``gets()`` returns the
+    * ``feed(data, offset=None, length=None)`` appends ``data[offset:][:length]``
+      (hiredis' ``0`` and ``-1`` mean the same; ``length=0`` feeds nothing, where
+      pyredis 1.0's own reader took 0 for "not given"); ``gets()`` returns the
       next complete reply, or ``notEnoughData`` (``False``) while none is
       complete. Partial input stays buffered. Note that RESP3 ``#f`` is also
       ``False``: pass another ``notEnoughData`` to tell them apart.
@@ -147,17 +148,22 @@ class Reader:
     * Replies: ``+`` bytes, ``:`` / ``(`` int, ``$`` / ``=`` bytes (verbatim
       without its ``xxx:`` prefix; ``-1`` length -> ``None``), ``*`` / ``~``
       list (sets stay lists: elements may be unhashable, order is kept),
-      ``%`` dict (later duplicate keys win; an unhashable key is a protocol
-      error), ``>`` :class:`PushNotification`, ``_`` None, ``#`` bool,
+      ``%`` dict (later duplicate keys win), ``>`` :class:`PushNotification`, ``_`` None, ``#`` bool,
       ``,`` float. An attribute (``|``) is parsed and dropped: the value that
       follows it is returned in its place.
     * With ``encoding`` set, simple strings, bulk and verbatim strings are
-      decoded (``gets(False)`` skips that). ``errors=None``: strict decoding,
-      and bytes that do not decode are returned raw. ``errors`` given: that
-      handler applies; if it raises (``"strict"``), the whole reply is still
-      consumed (the stream stays in sync) and the ``UnicodeDecodeError`` is
-      raised in place of that reply. Unknown codec names raise ``LookupError``
-      at construction / ``set_encoding``.
+      decoded (``gets(False)`` skips that) with the ``errors`` handler (None:
+      ``"strict"``, as hiredis). A ``UnicodeDecodeError`` leaves the stream in
+      sync: the whole reply is consumed, then the error is raised in its
+      place - unless ``raw_fallback=True``, which returns the string that does
+      not decode as bytes instead (pyredis 1.0's own reader did that, and
+      pyredis' connections ask for it). Unknown codec names raise
+      ``LookupError`` at construction / ``set_encoding``.
+    * A map key that cannot be hashed (an aggregate): the whole reply is
+      consumed, then the key's ``TypeError`` is raised in its place (hiredis
+      raises the same, but then fails on every later call).
+    * ``setmaxbuf(None)`` restores the default, ``DEFAULT_MAXBUF`` (64 KiB;
+      hiredis' is 16 KiB).
     * Lines end at the first ``\\r``, which must be followed by ``\\n``. Bulk
       lengths above ``MAX_BULK_LEN`` are protocol errors; nothing is allocated
       for a payload before its bytes arrive.
@@ -175,8 +181,8 @@ class Reader:
 
     __slots__ = (
         "_lines", "_li", "_nl", "_chunks", "_pending_len", "_need_more", "_left_li", "_left",
-        "_stack", "_failure", "_decode_error", "_protocol_error", "_reply_error", "_not_enough",
-        "_encoding", "_errors", "_decoding", "_maxbuf", "_max_depth", "_max_line", "_tail_cr",
+        "_stack", "_failure", "_deferred", "_protocol_error", "_reply_error", "_not_enough",
+        "_encoding", "_errors", "_decoding", "_raw_fallback", "_maxbuf", "_max_depth", "_max_line", "_tail_cr",
         "_searched", "_scanned",
     )
 
@@ -187,7 +193,7 @@ class Reader:
         self._reply_error = ReplyError
         self._not_enough = False
         self._encoding = self._errors = None
-        self._decoding = False
+        self._decoding = self._raw_fallback = False
         self._max_depth = DEFAULT_MAX_DEPTH
         self._max_line = DEFAULT_MAX_LINE_LENGTH
         self._reset()
@@ -195,7 +201,8 @@ class Reader:
 
     def __init__(self, protocolError=ProtocolError, replyError=ReplyError, encoding=None,
                  errors=None, notEnoughData=False, *, max_depth=DEFAULT_MAX_DEPTH,
-                 max_line_length=DEFAULT_MAX_LINE_LENGTH):
+                 max_line_length=DEFAULT_MAX_LINE_LENGTH, raw_fallback=False):
+        self._raw_fallback = bool(raw_fallback)
         self._max_depth = min(check_limit("max_depth", max_depth), _sys.maxsize)
         self._max_line = min(check_limit("max_line_length", max_line_length), _sys.maxsize)
         self._protocol_error = _check_factory("protocolError", protocolError)
@@ -219,7 +226,7 @@ class Reader:
         self._left = 0
         self._stack = []         # pending aggregates: [items, size, kind]
         self._failure = None     # None, _BUSY (in gets) or the protocol error message
-        self._decode_error = None
+        self._deferred = None    # exception to raise in place of this reply, once consumed
         self._maxbuf = DEFAULT_MAXBUF
 
     # -- configuration -------------------------------------------------------
@@ -232,10 +239,13 @@ class Reader:
         self._decoding = encoding is not None
 
     def setmaxbuf(self, maxbuf):
-        """An idle buffer larger than ``maxbuf`` bytes is released (0: never).
+        """An idle buffer larger than ``maxbuf`` bytes is released (0: never;
+        None: the default, ``DEFAULT_MAXBUF``).
 
         This twin always releases its window once everything is consumed.
         """
+        if maxbuf is None:
+            maxbuf = DEFAULT_MAXBUF
         maxbuf = _index(maxbuf)
         if maxbuf < 0:
             raise ValueError(_types.MSG_MAXBUF % maxbuf)
@@ -261,9 +271,10 @@ class Reader:
 
     # -- input -----------------------------------------------------------------
 
-    def feed(self, data, offset=_ZERO, length=_MINUS_ONE):
-        """Append ``data[offset:offset + length]`` (``length=-1``: to the end)."""
-        if type(data) is bytes and offset is _ZERO and length is _MINUS_ONE:
+    def feed(self, data, offset=None, length=None):
+        """Append ``data[offset:offset + length]`` (``offset`` None: 0; ``length``
+        None or -1: to the end)."""
+        if type(data) is bytes and offset is None and length is None:
             chunk = data  # immutable: kept without a copy
         else:
             try:
@@ -403,8 +414,8 @@ class Reader:
         try:
             return raw.decode(encoding, self._errors or "strict")
         except UnicodeDecodeError as exc:
-            if self._errors is not None and self._decode_error is None:
-                self._decode_error = exc  # raised once the whole reply is consumed
+            if not self._raw_fallback and self._deferred is None:
+                self._deferred = exc  # raised once the whole reply is consumed
             return raw
 
     def _payload(self, lines, li, n, t):
@@ -489,13 +500,10 @@ class Reader:
             it = iter(items)
             try:
                 return dict(zip(it, it))
-            except TypeError:
-                for key in items[::2]:
-                    try:
-                        hash(key)
-                    except TypeError:
-                        raise self._fail(_types.MSG_UNHASHABLE_KEY % type(key).__name__) from None
-                raise
+            except Exception as exc:  # an unhashable key: raised in place of the reply
+                if self._deferred is None:
+                    self._deferred = exc
+                return {}
         if kind == _PUSH:
             return PushNotification(items)
         return _SKIP  # _ATTR
@@ -721,7 +729,7 @@ class Reader:
             self._need_more = 1
         else:
             self._li = li
-        if decode and self._decode_error is not None:
-            exc, self._decode_error = self._decode_error, None
+        if self._deferred is not None:
+            exc, self._deferred = self._deferred, None
             raise exc
         return value

@@ -47,7 +47,6 @@ MSG_LENGTH_RANGE = "Protocol error: %s length %r out of range"
 MSG_NO_CRLF_AFTER_BULK = "Protocol error: %s payload of %d bytes not followed by '\\r\\n'"
 MSG_BAD_VALUE = "Protocol error: bad %s value %r"
 MSG_VERBATIM_PREFIX = "Protocol error: verbatim string %r lacks its 'xxx:' format prefix"
-MSG_UNHASHABLE_KEY = "Protocol error: map key of type %s is not hashable"
 MSG_DEPTH = "Protocol error: aggregates nested deeper than %d levels"
 MSG_LINE_TOO_LONG = "Protocol error: %s line longer than %d bytes"
 # Type byte -> name, for one-line replies.
