@@ -1378,6 +1378,47 @@ def test_set_encoding_inside_gets_applies_to_later_values(Reader):
     r.feed(b"*3\r\n$1\r\na\r\n-e\r\n$1\r\nb\r\n")
     assert r.gets()[::2] == ["a", b"b"]
 
+# -- pyredis 1.0's other names in pyredis.protocol -------------------------------
+
+def test_upstream_protocol_names():
+    from pyredis import protocol
+
+    assert (protocol.SYM_CRLF, protocol.SYM_EMPTY) == (b"\r\n", b"")
+    assert (protocol.TYPE_SIMPLE, protocol.TYPE_ERROR, protocol.TYPE_INT, protocol.TYPE_BULK,
+            protocol.TYPE_ARRAY) == (b"+", b"-", b":", b"$", b"*")
+    assert protocol.ReplyParser is protocol.Reader
+    assert protocol.__all__ == ["to_bytes", "Reader", "writer"]
+
+
+class _Custom(Exception):
+    pass
+
+
+@pytest.mark.parametrize("inst, classinfo", [
+    (ValueError, Exception), (ReplyError, Exception), (_Custom, _Custom),
+    (lambda message: _Custom(message), Exception), (KeyError, (KeyError, ValueError)),
+])
+def test_is_exception_accepts(inst, classinfo):
+    from pyredis.protocol import is_exception
+
+    assert is_exception(inst, classinfo) is True
+
+
+@pytest.mark.parametrize("inst", ["wrong", None, KeyError, lambda: _Custom(), lambda message: 5])
+def test_is_exception_rejects_with_type_error(inst):
+    from pyredis.protocol import is_exception
+
+    with pytest.raises(TypeError) as info:
+        is_exception(inst, ValueError)
+    assert str(info.value) == "%s is not a subclass of %s" % (inst, ValueError)
+
+
+def test_is_exception_lets_other_errors_of_the_probe_through():
+    from pyredis.protocol import is_exception
+
+    with pytest.raises(ValueError, match="invalid literal"):  # int("test"), as upstream
+        is_exception(int, Exception)
+
 # -- against a real server -----------------------------------------------------------
 
 @pytest.fixture(scope="module")
