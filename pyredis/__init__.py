@@ -14,6 +14,7 @@ from pyredis.client import (
 )
 from pyredis.exceptions import (
     ProtocolError,
+    PyRedisBulkError,  # noqa: F401  (importable, not in __all__)
     PyRedisConnClosed,
     PyRedisConnError,
     PyRedisConnReadTimeout,

@@ -42,3 +42,16 @@ class ReplyError(PyRedisError):
 
 class ProtocolError(PyRedisError):
     """The byte stream is not valid RESP."""
+
+
+class PyRedisBulkError(PyRedisError):
+    """``bulk_stop()`` could not return every reply of the batch: a flush
+    failed (here or in an earlier automatic flush).  The failure is
+    ``__cause__``; ``replies`` holds the replies read before it, in command
+    order (``replies[i]`` answers the i-th command since ``bulk_start``), or
+    None with ``keep_results=False``.  The client has left bulk mode.
+    Importable, not in ``__all__``."""
+
+    def __init__(self, message, replies=None):
+        super().__init__(message)
+        self.replies = replies
