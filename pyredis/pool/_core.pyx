@@ -94,6 +94,10 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_forget_parent_clients)
 
 
+cdef object _exhausted(Py_ssize_t size):
+    return PyRedisError("Max connections %d exhausted" % size)
+
+
 cdef Py_ssize_t _check_pool_size(object value) except -1:
     cdef object size = index(value)
     if size < 1:
@@ -369,11 +373,11 @@ cdef class PoolCore:
                             else:
                                 wait = 0.0
                             if not wait > 0:  # also nan
-                                raise PyRedisError("Max connections %d exhausted" % self._pool_size)
+                                raise _exhausted(self._pool_size)
                             deadline = pyredis_monotonic() + min(wait, _TIMEOUT_MAX)
                         remaining = deadline - pyredis_monotonic()
                         if remaining <= 0:
-                            raise PyRedisError("Max connections %d exhausted" % self._pool_size)
+                            raise _exhausted(self._pool_size)
                         waiter = allocate_lock()
                         waiter.acquire()
                         self._waiters.append(waiter)

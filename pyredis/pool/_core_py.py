@@ -81,6 +81,10 @@ def _reset_for_failover(pool):
     return to_close
 
 
+def _exhausted(size):
+    return PyRedisError("Max connections %d exhausted" % size)
+
+
 def _check_pool_size(value):
     size = index(value)
     if size < 1:
@@ -282,11 +286,11 @@ class PoolCore(PoolState):
                         if deadline is None:
                             wait = self._pool_timeout if timeout is None else timeout
                             if wait is None or not wait > 0:  # also nan
-                                raise PyRedisError("Max connections %d exhausted" % self._pool_size)
+                                raise _exhausted(self._pool_size)
                             deadline = monotonic() + min(wait, _TIMEOUT_MAX)
                         remaining = deadline - monotonic()
                         if remaining <= 0:
-                            raise PyRedisError("Max connections %d exhausted" % self._pool_size)
+                            raise _exhausted(self._pool_size)
                         waiter = allocate_lock()
                         waiter.acquire()
                         self._waiters.append(waiter)
