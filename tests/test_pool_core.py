@@ -23,6 +23,10 @@ from pyredis.exceptions import PyRedisError
 from pyredis.pool import _core_py
 
 WAIT = 10  # seconds: a bound on anything that should happen "soon"
+# An acquire timeout no waiter should reach: one that has to be woken waits
+# this long in a thread whose result is awaited for WAIT seconds only, so a
+# lost wake-up fails the test instead of passing late.
+LONG = 3 * WAIT
 
 
 class FakeClient:
@@ -161,21 +165,21 @@ def test_an_exhausted_pool_raises_at_once_by_default(core, settings, timeout):
     assert len(pool.made) == 2 and first in pool._pool_used
 
 
-@pytest.mark.parametrize("settings, timeout", [({}, WAIT), ({"pool_timeout": WAIT}, None),
-                                               ({"pool_timeout": 0}, WAIT)],
+@pytest.mark.parametrize("settings, timeout", [({}, LONG), ({"pool_timeout": LONG}, None),
+                                               ({"pool_timeout": 0}, LONG)],
                          ids=["argument", "pool_timeout", "argument-over-pool_timeout"])
-def test_a_waiting_acquire_gets_a_released_client(core, settings, timeout):
+def test_a_waiting_acquire_gets_a_released_client(core, executor, settings, timeout):
     pool = make_pool(core, pool_size=1, **settings)
     held = pool.acquire()
     threading.Timer(0.2, pool.release, (held,)).start()
-    assert pool.acquire(timeout=timeout) is held
+    assert executor.submit(pool.acquire, timeout).result(WAIT) is held
     assert len(pool.made) == 1
 
 
 @pytest.mark.parametrize("settings, timeout", [({}, 0.3), ({"pool_timeout": 0.3}, None),
                                                ({"pool_timeout": 3 * WAIT}, 0.3)],
                          ids=["argument", "pool_timeout", "argument-over-pool_timeout"])
-def test_a_waiting_acquire_times_out(core, settings, timeout):
+def test_a_waiting_acquire_times_out(core, executor, settings, timeout):
     pool = make_pool(core, pool_size=1, **settings)
     held = pool.acquire()
     started = time.monotonic()
@@ -184,29 +188,29 @@ def test_a_waiting_acquire_times_out(core, settings, timeout):
     assert 0.25 <= time.monotonic() - started < WAIT
     # The waiter that gave up left no trace that could swallow the next wake-up.
     threading.Timer(0.2, pool.release, (held,)).start()
-    assert pool.acquire(timeout=WAIT) is held
+    assert executor.submit(pool.acquire, LONG).result(WAIT) is held
 
 
-def test_a_waiter_gets_the_slot_of_a_client_that_came_back_closed(core):
+def test_a_waiter_gets_the_slot_of_a_client_that_came_back_closed(core, executor):
     pool = make_pool(core, pool_size=1)
     held = pool.acquire()
     held.close()
     threading.Timer(0.2, pool.release, (held,)).start()
-    fresh = pool.acquire(timeout=WAIT)
+    fresh = executor.submit(pool.acquire, LONG).result(WAIT)
     assert fresh.number == 1 and pool.live == 1
 
 
 def test_growing_the_pool_wakes_a_waiter(core, executor):
     pool = make_pool(core, pool_size=1)
     held = pool.acquire()
-    waiting = executor.submit(pool.acquire, WAIT)
+    waiting = executor.submit(pool.acquire, LONG)
     time.sleep(0.2)  # lets it park (the test holds either way)
     pool.pool_size = 2
     assert waiting.result(WAIT).number == 1 and held in pool._pool_used
 
 
 @pytest.mark.skipif(not hasattr(signal, "setitimer"), reason="no setitimer")
-def test_an_interrupted_wait_leaves_the_pool_consistent(core):
+def test_an_interrupted_wait_leaves_the_pool_consistent(core, executor):
     class Interrupt(Exception):
         pass
 
@@ -224,7 +228,8 @@ def test_an_interrupted_wait_leaves_the_pool_consistent(core):
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
     threading.Timer(0.2, pool.release, (held,)).start()
-    assert pool.acquire(timeout=WAIT) is held
+    assert executor.submit(pool.acquire, LONG).result(WAIT) is held
+
 
 # -- exceptions that arrive at any moment (KeyboardInterrupt from a signal) ----------------------
 class Interrupt(BaseException):
@@ -534,7 +539,7 @@ def test_a_failed_connect_frees_its_slot_and_wakes_a_waiter(core, executor):
     gate.armed = True
     failing = executor.submit(pool.acquire)
     assert gate.entered.wait(WAIT)
-    waiting = executor.submit(pool.acquire, WAIT)  # the only slot is reserved
+    waiting = executor.submit(pool.acquire, LONG)  # the only slot is reserved
     time.sleep(0.2)
     gate.opened.set()
     with pytest.raises(OSError, match="cannot connect"):
@@ -785,7 +790,7 @@ def test_execute_on_an_exhausted_pool(core):
     assert pool._pool_used == {held} and pool._pool_free == set()
 
 
-def test_lease(core):
+def test_lease(core, executor):
     pool = make_pool(core, pool_size=1)
     with pool.lease() as client:
         assert pool._pool_used == {client}
@@ -800,8 +805,12 @@ def test_lease(core):
     held = pool.acquire()
     assert held is not client
     threading.Timer(0.2, pool.release, (held,)).start()
-    with pool.lease(timeout=WAIT) as waited:
-        assert waited is held
+
+    def lease_after_a_wait():
+        with pool.lease(timeout=LONG) as waited:
+            return waited
+
+    assert executor.submit(lease_after_a_wait).result(WAIT) is held
     with pytest.raises(PyRedisError, match="exhausted"):
         with pool.lease():
             with pool.lease():
@@ -1031,6 +1040,33 @@ def test_basepool_subclasses_supply_connect_and_close_on_err():
     assert pool.live == 0
 
 
+def test_the_core_alone_has_upstreams_defaults(core):
+    assert core.__all__ == ["PoolCore"]
+    pool = core.PoolCore()
+    assert (pool.pool_size, pool.pool_timeout, pool.max_idle_time) == (16, None, None)
+    assert pool.close_on_err is False
+    small = core.PoolCore(pool_size=1)
+    for _ in range(2):  # not "exhausted" the second time: the slot was given back
+        with pytest.raises(NotImplementedError, match="_connect"):
+            small.acquire()
+
+
+def test_a_subclass_without_close_on_err_keeps_the_others(core):
+    class Plain(core.PoolCore):
+        def _connect(self):
+            return FakeClient(self, 0)
+
+        def client_closed(self):
+            pass
+
+    pool = Plain(pool_size=2)
+    broken, idle = pool.acquire(), pool.acquire()
+    pool.release(idle)
+    broken.close()
+    pool.release(broken)
+    assert pool._pool_free == {idle} and not idle.closed
+
+
 def test_basepool_uses_the_active_twin():
     import pyredis
     from pyredis.pool import BasePool
@@ -1099,6 +1135,22 @@ def test_a_child_forgets_the_parents_clients(core):
     assert not (idle.closed or busy.closed)
     pool.release(busy)
     assert pool.acquire() is busy
+
+
+@needs_fork
+def test_a_child_keeps_using_the_callers_lock(core):
+    # The pool's own lock is replaced in the child; a caller's lock is not
+    # the pool's to replace (it may guard other things too).
+    lock = CountingLock()
+    pool = make_pool(core, pool_size=2, lock=lock)
+    pool.release(pool.acquire())
+
+    def check():
+        before = lock.acquires
+        pool.release(pool.acquire())
+        return lock.acquires > before and lock.acquires == lock.releases
+
+    assert _in_child(check) == "True"
 
 
 class _StuckHash:

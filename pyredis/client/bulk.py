@@ -16,7 +16,8 @@ class BulkBookkeeping:
 
     * a flush that fails - automatic (the batch is full: ``execute`` raises
       the failure itself, and the client stays in bulk mode) or bulk_stop's
-      own - is recorded with ``_bulk_failed``; the replies read before it
+      own - or a write of buffered commands that fails (over the byte
+      limit) is recorded with ``_bulk_failed``; the replies read before it
       stay in ``_bulk_results``, in command order (a hash client keeps the
       longest run of commands whose replies were all read);
     * ``bulk_stop()`` flushes only if nothing failed yet, leaves bulk mode
@@ -52,7 +53,8 @@ class BulkBookkeeping:
         if self._bulk_failure is None:
             try:
                 self._bulk_flush()
-            except BaseException as exc:  # noqa: B902 - recorded by the flush, answered below
+            except BaseException as exc:  # noqa: B902 - answered below
+                self._bulk_failed(exc)
                 error = exc
         self._bulk_leave()
         return self._bulk_take_results(error)
@@ -65,7 +67,7 @@ class BulkBookkeeping:
 
     def _bulk_take_results(self, error=None):
         """What bulk_stop returns or raises once out of bulk mode; ``error``
-        is what its own flush raised (already recorded), or None."""
+        is what its own flush raised (recorded), or None."""
         results, failure = self._bulk_results, self._bulk_failure
         self._bulk_results = self._bulk_failure = None
         if error is not None and not isinstance(error, Exception):
