@@ -275,28 +275,105 @@ class InterruptibleLock:
         self.inner.release()
 
 
+def start_waiting(executor, pool, lock, timeout=LONG):
+    """A thread's ``pool.acquire(timeout)``, once it is queued: its future and
+    thread ident.  A waiter takes ``lock`` twice before it parks (the quick
+    look of acquire(), then the round that queues it), releasing it each time."""
+    idents = []
+
+    def acquire():
+        idents.append(threading.get_ident())
+        return pool.acquire(timeout)
+
+    future = executor.submit(acquire)
+    wait_until(lambda: future.done() or (idents and lock.releases.get(idents[0], 0) >= 2))
+    return future, idents[0]
+
+
 def test_a_waiter_interrupted_after_its_wake_up_passes_it_on(core, executor):
     lock = InterruptibleLock()
     pool = make_pool(core, pool_size=1, lock=lock)
     held = pool.acquire()
-    idents = []
-
-    def wait_for_a_client():
-        idents.append(threading.get_ident())
-        return pool.acquire(timeout=3 * WAIT)
-
-    first = executor.submit(wait_for_a_client)
-    wait_until(lambda: idents and lock.releases.get(idents[0]))  # it looked, then parked
-    second = executor.submit(wait_for_a_client)
-    wait_until(lambda: len(idents) == 2 and lock.releases.get(idents[1]))
-    lock.interrupt.add(idents[0])  # woken first, it is interrupted taking the lock again
+    first, first_ident = start_waiting(executor, pool, lock)
+    second, _ = start_waiting(executor, pool, lock)
+    third, _ = start_waiting(executor, pool, lock)
+    fourth, _ = start_waiting(executor, pool, lock)
+    lock.interrupt.add(first_ident)  # woken first, it is interrupted taking the lock again
     pool.release(held)
     with pytest.raises(Interrupt):
         first.result(WAIT)
     # The wake-up it got goes to the next waiter, which would otherwise sleep
-    # to its timeout with the client idle.
+    # to its timeout with the client idle; to that one only.
     assert second.result(WAIT) is held
     assert lock.bad_releases == 0 and lock.holder is None
+    assert_served_in_turn(pool, held, third, fourth)
+
+
+def assert_served_in_turn(pool, client, waiting, last):
+    """``waiting`` and then ``last`` wait for a client: releasing ``client``
+    serves ``waiting``.  A waiter woken by mistake earlier would have queued
+    again behind ``last`` and lost its turn."""
+    time.sleep(0.2)  # such a waiter queues again meanwhile
+    pool.release(client)
+    assert waiting.result(WAIT) is client
+    assert not last.done()
+    pool.close()
+    with pytest.raises(PyRedisError, match="Pool is closed"):
+        last.result(WAIT)
+
+
+def test_a_client_that_comes_back_closed_wakes_one_waiter(core, executor):
+    lock = InterruptibleLock()
+    pool = make_pool(core, pool_size=1, lock=lock)
+    held = pool.acquire()
+    first, _ = start_waiting(executor, pool, lock)
+    second, _ = start_waiting(executor, pool, lock)
+    third, _ = start_waiting(executor, pool, lock)
+    held.close()
+    pool.release(held)  # its slot is free: the first waiter connects a new client
+    fresh = first.result(WAIT)
+    assert fresh.number == 1
+    assert_served_in_turn(pool, fresh, second, third)
+
+
+def test_waiters_are_served_in_turn_and_one_that_times_out_wakes_nobody(core, executor):
+    lock = InterruptibleLock()
+    pool = make_pool(core, pool_size=1, lock=lock)
+    held = pool.acquire()
+    impatient, _ = start_waiting(executor, pool, lock, timeout=0.3)
+    second, _ = start_waiting(executor, pool, lock)
+    third, _ = start_waiting(executor, pool, lock)
+    with pytest.raises(PyRedisError, match="exhausted"):
+        impatient.result(WAIT)
+    assert_served_in_turn(pool, held, second, third)
+
+
+@pytest.mark.skipif(not hasattr(signal, "setitimer"), reason="no setitimer")
+def test_a_waiter_interrupted_while_queued_wakes_nobody(core, executor):
+    # Queue: a thread, this (main) thread, a thread started while this one
+    # waits.  This one is interrupted while queued: it leaves the queue, and
+    # the first must keep its turn (woken by mistake, it would queue again
+    # behind the third).
+    def interrupt(signum, frame):
+        raise Interrupt
+
+    lock = InterruptibleLock()
+    pool = make_pool(core, pool_size=1, lock=lock)
+    held = pool.acquire()
+    first, _ = start_waiting(executor, pool, lock)
+    third = []
+    starter = threading.Timer(0.1, lambda: third.append(start_waiting(executor, pool, lock)))
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    try:
+        starter.start()
+        signal.setitimer(signal.ITIMER_REAL, 0.6)
+        with pytest.raises(Interrupt):
+            pool.acquire(timeout=LONG)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    starter.join(WAIT)
+    assert_served_in_turn(pool, held, first, third[0][0])
 
 
 def test_a_caller_lock_that_raises_is_never_released_unheld(core):
@@ -721,6 +798,20 @@ def test_only_the_stale_idle_clients_are_replaced(core):
     pool.release(young)
     assert pool.acquire() is young
     assert old.closed and pool._pool_free == set() and pool.live == 1
+
+
+def test_an_idle_client_exactly_max_idle_time_old_is_kept(monkeypatch):
+    # Pure twin only: its clock can be replaced (the compiled one reads C's).
+    now = [1000.0]
+    monkeypatch.setattr(_core_py, "monotonic", lambda: now[0])
+    pool = make_pool(_core_py, max_idle_time=5)
+    client = pool.acquire()
+    pool.release(client)
+    now[0] += 5
+    assert pool.acquire() is client and not client.closed  # not older than 5 s
+    pool.release(client)
+    now[0] += 5.5
+    assert pool.acquire() is not client and client.closed
 
 
 # -- a caller-supplied lock -----------------------------------------------------------------------
@@ -1151,6 +1242,22 @@ def test_a_child_keeps_using_the_callers_lock(core):
         return lock.acquires > before and lock.acquires == lock.releases
 
     assert _in_child(check) == "True"
+
+
+@needs_fork
+def test_a_lease_that_fails_in_a_child_closes_the_client_there_only(core):
+    pool = make_pool(core, pool_size=1)
+    lease = pool.lease()
+    client = lease.__enter__()
+
+    def check():  # the body fails in the child, whose pool never knew the client
+        lease.__exit__(KeyError, KeyError("boom"), None)
+        return (client.close_calls, pool.acquire().number)
+
+    assert _in_child(check) == repr((1, 1))
+    assert client.close_calls == 0 and pool._pool_used == {client}
+    lease.__exit__(None, None, None)
+    assert pool._pool_free == {client}
 
 
 class _StuckHash:
