@@ -42,3 +42,15 @@ class ReplyError(PyRedisError):
 
 class ProtocolError(PyRedisError):
     """The byte stream is not valid RESP."""
+
+
+class PyRedisBulkError(PyRedisError):
+    """``bulk_stop()`` could not return every reply of the batch.
+
+    Chained (``__cause__``) to the failure; ``replies`` holds the replies read
+    before it, in command order.  The client has left bulk mode.
+    """
+
+    def __init__(self, message, replies=()):
+        super().__init__(message)
+        self.replies = list(replies)

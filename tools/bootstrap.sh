@@ -15,7 +15,7 @@ fi
 VPY=.venv/bin/python
 
 # Reinstall dependencies only when this list changes.
-DEPS="pip setuptools>=77 wheel Cython>=3.0 pytest>=7 pytest-benchmark>=4 pytest-timeout hypothesis>=6 trustme>=1.0 hiredis>=2.0 redis>=5"
+DEPS="pip setuptools>=77 wheel Cython>=3.0 pytest>=7 pytest-benchmark>=4 pytest-timeout hypothesis>=6 trustme>=1.0 hiredis>=2.0 redis>=5 uvloop>=0.17"
 STAMP=.venv/.pyredis-deps
 if [ "$(cat "$STAMP" 2>/dev/null)" != "$DEPS" ]; then
     $VPY -m pip install -q --upgrade $DEPS

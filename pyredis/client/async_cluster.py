@@ -1,8 +1,8 @@
 """AsyncClusterClient: the asyncio twin of ClusterClient (one connection per node)."""
 import asyncio
 
+import pyredis.client
 from pyredis import commands
-from pyredis.async_helper import AsyncClusterMap
 from pyredis.client.cluster_routing import (
     CLOSE,
     CONNECT,
@@ -13,7 +13,6 @@ from pyredis.client.cluster_routing import (
     asking_commands,
     asking_reply,
 )
-from pyredis.connection.async_connection import AsyncConnection
 
 __all__ = ["AsyncClusterClient"]
 
@@ -43,7 +42,8 @@ class AsyncClusterClient(
     themselves.  Use a client from one event loop.
     """
 
-    _map_class = AsyncClusterMap
+    # Looked up when used, in pyredis.client, as upstream did (mock.patch works).
+    _map_class = property(lambda self: pyredis.client.AsyncClusterMap)
 
     async def execute(self, *args, shard_key=None, sock=None, asking=False, retries=3):
         """Run one command on the node serving ``shard_key``, or on node ``sock``.
@@ -80,7 +80,7 @@ class AsyncClusterClient(
                         else:
                             value = await conn.execute(*args)
                     elif op is CONNECT:
-                        value = self._connection_for(step[1], AsyncConnection)
+                        value = self._connection_for(step[1], pyredis.client.AsyncConnection)
                         # Connect now, so that a failure here is known to have sent nothing.
                         await value._ensure_connected()
                     elif op is UPDATE:
@@ -100,7 +100,7 @@ class AsyncClusterClient(
 
     @staticmethod
     def _connected(conn):
-        return conn._transport is not None
+        return conn._connected()
 
     async def close(self):
         """Close every node connection; the client cannot be used again.  Idempotent."""

@@ -25,8 +25,11 @@ class ConnectionSettings:
 
     def __init__(self, host=None, port=6379, unix_sock=None, database=None, password=None,
                  encoding=None, conn_timeout=2, read_only=False, read_timeout=2,
-                 sentinel=False, username=None, ssl=False, ssl_context=None):
+                 sentinel=False, username=None, ssl=False, ssl_context=None, push_handler=None):
         check_target(host, unix_sock, ssl or ssl_context is not None)
+        if push_handler is not None and not callable(push_handler):
+            raise TypeError("push_handler must be a callable or None, not %r"
+                            % (type(push_handler).__name__,))
         self.host = host
         self.port = port
         self.unix_sock = unix_sock
@@ -40,12 +43,9 @@ class ConnectionSettings:
         self._sentinel = sentinel
         self._ssl = bool(ssl)
         self._ssl_context = ssl_context
+        self._push_handler = push_handler
         self._closed = False
-        # ``closed`` is a plain attribute, here and on the client that owns this
-        # connection (``_owner``): pools read it on every release, and a dict
-        # slot costs a third of a property call.  Closing keeps both in step.
-        self.closed = False
-        self._owner = None
+        self._owner = None  # told ``closed = True`` when the connection closes
         self._init_state()
 
     def _init_state(self):

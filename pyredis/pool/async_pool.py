@@ -1,6 +1,6 @@
 """AsyncPool: an AsyncBasePool of AsyncClients to one server (TCP, TLS or unix socket)."""
 from pyredis import commands
-from pyredis.client.async_client import AsyncClient
+from pyredis.client import AsyncClient
 from pyredis.pool.async_base import AsyncBasePool
 from pyredis.pool.settings import ServerPoolSettings
 
@@ -20,7 +20,8 @@ class AsyncPool(
     """
 
     _cluster = False
-    _client_class = AsyncClient
+    # Looked up when a client is made, where upstream did (mock.patch works).
+    _client_class = property(lambda self: AsyncClient)
 
     def __init__(self, host=None, port=6379, unix_sock=None, ssl=False, ssl_context=None,
                  **basepool_kwargs):
