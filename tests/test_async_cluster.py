@@ -10,7 +10,7 @@ import threading
 
 import pytest
 
-from async_support import async_test
+from async_support import async_test_asyncio_only as async_test  # topology tests: one loop
 from pyredis import (
     AsyncClusterClient,
     AsyncClusterPool,

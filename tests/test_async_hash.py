@@ -7,7 +7,7 @@ import inspect
 import pytest
 
 import pyredis
-from async_support import async_test
+from async_support import async_test_asyncio_only as async_test  # topology tests: one loop
 from pyredis import AsyncHashClient, AsyncHashPool, HashClient
 from pyredis.client import async_hash as async_hash_module
 from pyredis.exceptions import (

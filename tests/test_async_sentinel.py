@@ -11,7 +11,7 @@ import inspect
 import pytest
 
 import pyredis
-from async_support import async_test
+from async_support import async_test_asyncio_only as async_test  # topology tests: one loop
 from pyredis import (
     AsyncSentinelClient,
     AsyncSentinelPool,

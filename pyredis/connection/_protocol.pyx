@@ -23,7 +23,7 @@ from pyredis.protocol import Reader, pack_command
 from pyredis.protocol._types import PushNotification
 
 __all__ = ["CommandProtocol", "Request", "ConnectionRequester", "SharedDispatch",
-           "NOT_ENOUGH", "IDLE_LIMIT", "UNREAD_LIMIT"]
+           "NOT_ENOUGH", "IDLE_LIMIT", "UNREAD_LIMIT", "WRITE_NOW"]
 
 _log = logging.getLogger("pyredis")
 
@@ -32,8 +32,10 @@ cdef object _NOT_ENOUGH = NOT_ENOUGH
 
 IDLE_LIMIT = 1 << 20
 UNREAD_LIMIT = 4 << 20
+WRITE_NOW = 256 << 10
 cdef Py_ssize_t _IDLE_LIMIT = IDLE_LIMIT
 cdef Py_ssize_t _UNREAD_LIMIT = UNREAD_LIMIT
+cdef Py_ssize_t _WRITE_NOW = WRITE_NOW
 cdef double _SLACK = 1e-3
 
 CLOSED_BY_SERVER = "Connection closed by the server"
@@ -94,6 +96,7 @@ cdef class CommandProtocol:
     cdef public object waiters
     cdef public Py_ssize_t starting
     cdef list _out
+    cdef Py_ssize_t _out_bytes
     cdef bint _flush_due
     cdef public bint open
     cdef bint _ready
@@ -122,6 +125,7 @@ cdef class CommandProtocol:
         self.waiters = deque()
         self.starting = 0
         self._out = []
+        self._out_bytes = 0
         self._flush_due = False
         self.open = False
         self._ready = False
@@ -277,6 +281,9 @@ cdef class CommandProtocol:
                 return future
             if reply is not _NOT_ENOUGH:
                 future.set_result(reply)
+                if not self._reading and self.reader.len() <= _UNREAD_LIMIT:
+                    self._reading = True
+                    self.transport.resume_reading()
                 return future
             if self.lost is not None:
                 self._drop_reader()
@@ -321,7 +328,10 @@ cdef class CommandProtocol:
 
     cdef int _write(self, object data) except -1:
         self._out.append(data)
-        if not self._flush_due:
+        self._out_bytes += len(data)
+        if self._out_bytes >= _WRITE_NOW:
+            self._flush()
+        elif not self._flush_due:
             self._flush_due = True
             self.loop.call_soon(self._flush_cb)
         return 0
@@ -329,6 +339,7 @@ cdef class CommandProtocol:
     def _flush(self):
         cdef list out = self._out
         self._flush_due = False
+        self._out_bytes = 0
         if not out or self.lost is not None:
             return
         data = out[0] if len(out) == 1 else b"".join(out)
@@ -469,6 +480,7 @@ cdef class CommandProtocol:
             self._timer.cancel()
             self._timer = None
         del self._out[:]
+        self._out_bytes = 0
         waiters = self.waiters
         while len(waiters):
             waiter = waiters.popleft()

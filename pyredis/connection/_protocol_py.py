@@ -34,7 +34,9 @@ messages).  One ``CommandProtocol`` per connection, mixed into
 * The stream ends (EOF, reset, protocol error, ``abort``, ``close``): every
   waiter fails at once - a fresh exception each - and later requests raise.
 * Writes: ``paused`` follows the transport's high-water mark; callers wait
-  on ``drain_waiter()`` before queueing more.
+  on ``drain_waiter()`` before queueing more.  Past ``WRITE_NOW`` queued
+  bytes the queue is written at once, so that flow control applies even to
+  a writer that never yields.
 
 ``Request`` makes ``execute`` lazy (nothing is queued until it is awaited or
 run as a task, as with a coroutine); ``ConnectionRequester`` is
@@ -52,7 +54,7 @@ from pyredis.protocol import Reader, pack_command
 from pyredis.protocol._types import PushNotification
 
 __all__ = ["CommandProtocol", "Request", "ConnectionRequester", "SharedDispatch",
-           "NOT_ENOUGH", "IDLE_LIMIT", "UNREAD_LIMIT"]
+           "NOT_ENOUGH", "IDLE_LIMIT", "UNREAD_LIMIT", "WRITE_NOW"]
 
 _log = logging.getLogger("pyredis")
 
@@ -61,6 +63,7 @@ NOT_ENOUGH = object()
 
 IDLE_LIMIT = 1 << 20     # request mode: bytes of an unfinished unsolicited frame tolerated
 UNREAD_LIMIT = 4 << 20   # stream mode: unread bytes buffered before reading pauses
+WRITE_NOW = 256 << 10    # queued bytes written at once, not at the end of the turn
 _SLACK = 1e-3            # timers fire up to the clock's resolution early
 
 CLOSED_BY_SERVER = "Connection closed by the server"
@@ -111,6 +114,7 @@ class CommandProtocol:
         self.waiters = deque()
         self.starting = 0      # requests on their way in (waiting for the connect)
         self._out = []
+        self._out_bytes = 0
         self._flush_due = False
         self.open = False      # handshake done, writable, not lost: requests may queue
         self._ready = False
@@ -265,6 +269,9 @@ class CommandProtocol:
                 return future
             if reply is not NOT_ENOUGH:
                 future.set_result(reply)
+                if not self._reading and self.reader.len() <= UNREAD_LIMIT:
+                    self._reading = True
+                    self.transport.resume_reading()
                 return future
             if self.lost is not None:  # nothing left to read
                 self._drop_reader()
@@ -308,12 +315,18 @@ class CommandProtocol:
 
     def _write(self, data):
         self._out.append(data)
-        if not self._flush_due:
+        self._out_bytes += len(data)
+        if self._out_bytes >= WRITE_NOW:
+            # A writer that never yields must meet the transport's flow
+            # control (pause_writing) now, not after queueing without bound.
+            self._flush()
+        elif not self._flush_due:
             self._flush_due = True
             self.loop.call_soon(self._flush)
 
     def _flush(self):
         self._flush_due = False
+        self._out_bytes = 0
         out = self._out
         if not out or self.lost is not None:
             return
@@ -448,6 +461,7 @@ class CommandProtocol:
             self._timer.cancel()
             self._timer = None
         del self._out[:]
+        self._out_bytes = 0
         waiters = self.waiters
         while waiters:
             waiter = waiters.popleft()
