@@ -36,10 +36,13 @@ class AsyncClusterClient(
 
     Differences from pyredis 1.0's AsyncClusterClient, besides those:
     ``await close()`` and ``async with client:`` (upstream had no close);
-    concurrent tasks may share one client: each node connection serves its
-    commands one at a time, so every task gets its own reply (upstream
-    interleaved them).  Transactions (MULTI ... EXEC) need the client to
-    themselves.  Use a client from one event loop.
+    concurrent tasks may share one client: each node connection pipelines
+    their commands and matches the replies in order, so every task gets its
+    own reply (upstream interleaved them), and a cancelled task's reply is
+    read and dropped.  ``AsyncClusterMap`` and ``AsyncConnection`` are
+    looked up in ``pyredis.client`` when used, as upstream did.
+    Transactions (MULTI ... EXEC) need the client to themselves.  Use a
+    client from one event loop.
     """
 
     # Looked up when used, in pyredis.client, as upstream did (mock.patch works).

@@ -23,16 +23,17 @@ class AsyncHashClient(
     (``await client.get("k")``); ``execute``, ``bulk_stop`` and ``close`` are
     coroutines, ``bulk_start`` is synchronous (as upstream).
 
-    Each bucket has one :class:`~pyredis.connection.AsyncConnection`, made on
-    its first command.  Tasks sharing a client are served one command at a
-    time per bucket, each getting its own reply; use an
-    :class:`~pyredis.AsyncHashPool` for concurrency.
+    Each bucket has one :class:`~pyredis.connection.AsyncConnection`
+    (looked up as ``pyredis.client.AsyncConnection``, as upstream), made on
+    its first command.  Tasks may share a client: each bucket connection
+    pipelines their commands and every task gets its own reply; a task
+    cancelled while waiting has its reply read and dropped.
 
     Where this differs from pyredis 1.0 (as HashClient):
 
     * Any failure that closes a bucket connection (``PyRedisConnError``,
       ``PyRedisConnReadTimeout``, ``PyRedisConnClosed``, ``ProtocolError``, a
-      task cancelled while waiting for its reply) closes the whole client,
+      blocking command cancelled while waiting) closes the whole client,
       for good: ``closed`` turns True and every later command raises
       ``PyRedisConnError``, so a pool drops it.  ``closed`` also turns True
       as soon as a server closes an idle bucket connection.  An error reply
@@ -40,7 +41,9 @@ class AsyncHashClient(
     * Bulk mode buffers commands per bucket and writes each bucket's batch at
       once per flush, all buckets before any reply is read; results come in
       command order.  A failed flush closes the client; that batch's replies
-      are lost and the client stays in bulk mode until ``bulk_stop()``.
+      are lost and the client stays in bulk mode until ``bulk_stop()``, which
+      then raises ``PyRedisBulkError`` (``.replies``: those read before the
+      failure, in command order) and leaves bulk mode.
     * An empty bucket list raises ``PyRedisError``; unix socket buckets
       (a path as a str); TLS (``ssl=True`` or ``ssl_context=``);
       ``async with client:``.

@@ -11,12 +11,18 @@ class AsyncPool(
     *commands.POOL_MIXINS,
 ):
     """Pool of :class:`~pyredis.AsyncClient` connections to one server, for one
-    event loop; command methods return coroutines (``await pool.get("k")``).
+    event loop; command methods return awaitables (``await pool.get("k")``).
 
-    ``ssl=True`` uses ``ssl.create_default_context()``; ``ssl_context`` gives
-    your own.  Either is made once and shared by every pooled connection.
-    Other keyword arguments go to :class:`~pyredis.pool.AsyncBasePool`.
-    Transactions need one connection: ``async with pool.lease() as client:``.
+    Ordinary commands of any number of tasks share pipelined connections
+    (see :class:`~pyredis.pool.AsyncBasePool`): more tasks than
+    ``pool_size`` do not exhaust the pool; blocking and state-changing
+    commands get a connection of their own.  ``ssl=True`` uses
+    ``ssl.create_default_context()``; ``ssl_context`` gives your own.  Either
+    is made once and shared by every pooled connection.  Other keyword
+    arguments go to :class:`~pyredis.pool.AsyncBasePool`.  Transactions need
+    one connection: ``async with pool.lease() as client:``.  New clients are
+    ``AsyncClient`` as this module sees it when they are made (as upstream:
+    ``mock.patch("pyredis.pool.async_pool.AsyncClient")`` works).
     """
 
     _cluster = False
