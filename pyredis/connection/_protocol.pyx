@@ -10,6 +10,7 @@ are told apart by C type checks, and the command path (``Request`` ->
 the writer, the Reader, the Future and the event loop.
 """
 cimport cython
+from cpython.object cimport PyObject_Call
 
 import logging
 from asyncio import Future
@@ -47,6 +48,7 @@ cdef object _PushNotification = PushNotification
 cdef dict _KINDS = KIND_CACHE
 cdef int _BLOCKING = BLOCKING
 cdef int _ORDINARY = ORDINARY
+cdef tuple _NO_ARGS = ()
 
 
 cdef object _fresh(object exc):
@@ -115,6 +117,7 @@ cdef class CommandProtocol:
     cdef Py_ssize_t _idle_bytes
     cdef bint _reading
     cdef object _flush_cb, _timer_cb
+    cdef dict _future_kw  # {"loop": loop}, made once: no dict per Future
 
     def __init__(self, read_timeout, push_handler, on_end):
         self.loop = None
@@ -154,6 +157,7 @@ cdef class CommandProtocol:
         else:
             reader = Reader(notEnoughData=_NOT_ENOUGH)
         self.loop = loop
+        self._future_kw = {"loop": loop}
         self.reader = reader
         self._feed = reader.feed
         self._gets = reader.gets
@@ -229,7 +233,7 @@ cdef class CommandProtocol:
         cdef object data = _pack(args)
         if self.lost is not None:
             raise _fresh(self.lost)
-        future = _Future(loop=self.loop)
+        future = PyObject_Call(_Future, _NO_ARGS, self._future_kw)
         self._queue(future, data)
         return future
 
@@ -529,17 +533,24 @@ cdef inline int _kind(tuple args) except -2:
 cdef object _STOPPED = iter(())
 
 
+cdef class _Target:
+    """What a Request starts on (a connection's requester)."""
+
+    cdef object _start_c(self, tuple args):
+        raise NotImplementedError
+
+
 @cython.final
 cdef class Request:
     """What ``execute(*args)`` returns: awaitable, and a coroutine for
     ``asyncio.create_task``/``ensure_future``.  Nothing is queued until it is
     first awaited (or its task first runs), as with a coroutine."""
 
-    cdef object _target
+    cdef _Target _target
     cdef tuple _args
     cdef object _it
 
-    def __cinit__(self, object target, tuple args):
+    def __cinit__(self, _Target target, tuple args):
         self._target = target
         self._args = args
         self._it = None
@@ -547,7 +558,7 @@ cdef class Request:
     def __await__(self):
         if self._it is not None:
             raise RuntimeError("cannot reuse an already awaited request")
-        it = self._it = self._target._start(self._args)
+        it = self._it = self._target._start_c(self._args)
         return it
 
     def send(self, value):
@@ -576,7 +587,7 @@ cdef class Request:
 
 
 @cython.final
-cdef class ConnectionRequester:
+cdef class ConnectionRequester(_Target):
     """AsyncConnection's ``execute``: a ``Request``, started on the pipelined
     connection when it is open and writable, else by the connection's
     ``_execute_slow`` (connect first, wait for the transport, or raise)."""
@@ -592,6 +603,9 @@ cdef class ConnectionRequester:
         return Request(self, args)
 
     def _start(self, tuple args):
+        return self._start_c(args)
+
+    cdef object _start_c(self, tuple args):
         if self.proto.open:
             return iter(self._queue(args))
         return self.conn._execute_slow(args).__await__()
@@ -633,5 +647,8 @@ cdef class SharedDispatch:
                     if not client.closed:
                         return client.execute(*args, **kwargs)
                 elif proto.lost is None and len(proto.waiters) < self.depth:
-                    return client.execute(*args, **kwargs)
+                    execute = client.execute
+                    if not kwargs and type(execute) is ConnectionRequester:
+                        return Request(<ConnectionRequester>execute, args)
+                    return execute(*args, **kwargs)
         return self.pool._execute_routed(args, kwargs)
