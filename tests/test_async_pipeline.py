@@ -685,3 +685,17 @@ def test_no_reference_cycle_keeps_a_closed_client_alive(redis):
     proto = run_on("asyncio", main())
     gc.collect()
     assert proto.reader is None and proto.lost is not None
+
+
+def test_pools_pass_push_handler_to_their_connections():
+    def handler(push):
+        pass
+
+    pool = AsyncPool(host="127.0.0.1", push_handler=handler)
+    assert pool._connect()._conn._push_handler is handler
+    hashed = pyredis.AsyncHashPool([("127.0.0.1", 1)], push_handler=handler)
+    assert hashed._connect()._connection(0)._push_handler is handler
+    with pytest.raises(TypeError, match="push_handler"):
+        AsyncPool(host="127.0.0.1", push_handler="not callable")
+    with mock.patch("pyredis.pool.AsyncClusterMap"), pytest.raises(TypeError, match="push_handler"):
+        pyredis.AsyncClusterPool([("127.0.0.1", 1)], push_handler=handler)

@@ -51,7 +51,7 @@ class BucketRouting(BulkBookkeeping):
     _connection_class = None  # each client's own
 
     def __init__(self, buckets, database=None, password=None, encoding=None, conn_timeout=2,
-                 read_timeout=2, username=None, ssl=False, ssl_context=None):
+                 read_timeout=2, username=None, ssl=False, ssl_context=None, push_handler=None):
         names, targets = parse_buckets(buckets, tls=ssl or ssl_context is not None)
         self._buckets = buckets
         # The connection keyword arguments of every bucket connection.
@@ -64,6 +64,7 @@ class BucketRouting(BulkBookkeeping):
             "username": username,
             "ssl": ssl,
             "ssl_context": ssl_context,
+            "push_handler": push_handler,
         }
         # Distinct buckets get indices 0..k-1: ``_route[bucket index]`` is the
         # index into ``_conns`` (connections, None until first used).

@@ -26,6 +26,7 @@ class ClientSettings:
     """The client settings of a pool, as read-only properties."""
 
     __slots__ = ()
+    _push_handler = None  # set by pools that take one
 
     def _set_client_settings(self, database, password, encoding, conn_timeout, read_timeout,
                              username):
@@ -62,7 +63,7 @@ class ClientSettings:
 
     def _client_kwargs(self):
         """The keyword arguments every new pooled client gets from these settings."""
-        return {
+        kwargs = {
             "database": self.database,
             "password": self.password,
             "encoding": self.encoding,
@@ -70,6 +71,9 @@ class ClientSettings:
             "read_timeout": self.read_timeout,
             "username": self.username,
         }
+        if self._push_handler is not None:
+            kwargs["push_handler"] = self._push_handler
+        return kwargs
 
 
 class TLSSettings:
