@@ -1,4 +1,5 @@
 """BaseCommand: what every command mixin relies on."""
+from pyredis._describe import connection_client_repr
 
 __all__ = ["BaseCommand"]
 
@@ -10,3 +11,6 @@ class BaseCommand:
 
     def execute(self, *args, **kwargs):
         raise NotImplementedError("command classes implement execute()")
+
+    # Client and AsyncClient; hash and cluster clients have their own.
+    __repr__ = connection_client_repr

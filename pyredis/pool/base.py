@@ -57,6 +57,8 @@ class BasePool(_core.PoolCore, ClientSettings):
     * ``_pool_free`` / ``_pool_used`` are read-only snapshots (frozensets).
     * ``pool_size`` must be an int >= 1; ``pool_timeout`` and ``max_idle_time``
       None or seconds >= 0.
+    * ``repr()`` names the pool's target, database and size (never the
+      password), e.g. ``<Pool 127.0.0.1:6379 db=0 pool_size=16>``.
     """
 
     _close_on_err = False  # Sentinel pools set this to True
