@@ -27,6 +27,7 @@ take over, with the failure as its first attempt.
 """
 import weakref
 
+from pyredis.connection.settings import check_client_settings
 from pyredis.exceptions import (
     PyRedisConnClosed,
     PyRedisConnError,
@@ -110,6 +111,9 @@ class ClusterRouting:
                  conn_timeout=2, read_timeout=2, cluster_map=None, username=None):
         if bool(seeds) == bool(cluster_map):
             raise PyRedisError("Exactly one of seeds or cluster_map must be given")
+        # Node connections are made on first use: check their settings now.
+        check_client_settings(database, password, encoding, conn_timeout, read_timeout,
+                              username)
         if cluster_map is None:
             cluster_map = self._map_class(seeds, password=password, username=username,
                                           conn_timeout=conn_timeout, read_timeout=read_timeout)
