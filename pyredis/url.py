@@ -79,7 +79,7 @@ _WHY_HIDDEN = (" [parts of the url are not shown: it may hold a password there; 
                "percent-encode '/', '?' and '&' in user names and passwords]")
 
 # scheme -> (sync class, async class), each as "module:Class"; imported on
-# demand so that a class from a later release (or an absent one) costs nothing.
+# demand (a sync url never imports asyncio).
 _CLASSES = {
     "redis": ("pyredis.pool.pool:Pool", "pyredis.pool.async_pool:AsyncPool"),
     "unix": ("pyredis.pool.pool:Pool", "pyredis.pool.async_pool:AsyncPool"),
@@ -222,32 +222,14 @@ def _tls_options(scheme, kwargs):
 
 
 def _build(kind, async_client, kwargs):
-    target = _CLASSES[kind][1 if async_client else 0]
-    cls = _load(target, kind, async_client)
+    module_name, _, class_name = _CLASSES[kind][1 if async_client else 0].partition(":")
+    cls = getattr(importlib.import_module(module_name), class_name)
     try:
         return cls(**kwargs)
     except TypeError as exc:
         raise _Bad("unexpected or missing options specified: {}", str(exc), cause=exc) from None
     except (ValueError, PyRedisError) as exc:
         raise _Bad("invalid options for %s: {}" % cls.__name__, str(exc), cause=exc) from None
-
-
-def _load(target, kind, async_client):
-    module_name, _, class_name = target.partition(":")
-    missing = _Bad("%s%s urls need %s.%s, which this version of pyredis does not provide"
-                   % ("async " if async_client else "", kind.replace("+buckets", " with buckets"),
-                      module_name, class_name))
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name and module_name.startswith(exc.name):
-            missing.cause = exc
-            raise missing from None
-        raise
-    cls = getattr(module, class_name, None)
-    if cls is None:
-        raise missing
-    return cls
 
 
 # -- pieces of the url ---------------------------------------------------------

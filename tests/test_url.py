@@ -1,5 +1,4 @@
 """get_by_url(): parsing, the objects it builds, and its errors (no server needed)."""
-import importlib.util
 import ssl
 from urllib.parse import quote
 
@@ -10,13 +9,6 @@ from hypothesis import strategies as st
 import pyredis
 from pyredis import Pool, PubSubClient, get_by_url
 from pyredis.exceptions import PyRedisURLError
-
-
-def available(module):
-    try:
-        return importlib.util.find_spec(module) is not None
-    except ModuleNotFoundError:
-        return False
 
 
 def test_url_error_is_importable_but_not_public():
@@ -240,32 +232,30 @@ def test_settings_are_checked_when_the_pool_is_built(option, text):
     assert isinstance(info.value.__cause__, ValueError)  # the class's own error, chained
 
 
-# -- schemes served by later classes -------------------------------------------------
-@pytest.mark.parametrize("url, module, name, attribute, expected", [
-    ("cluster://a:7000,b:7001?slave_ok=yes", "pyredis.pool.cluster", "ClusterPool",
-     "slave_ok", True),
-    ("sentinel://a:26379,b:26380?name=mymaster&retries=2", "pyredis.pool.sentinel",
-     "SentinelPool", "name", "mymaster"),
-    ("sentinel://a:26379?buckets=m1,m2", "pyredis.pool.sentinel_hash", "SentinelHashPool",
-     "buckets", ["m1", "m2"]),
+# -- every scheme, sync and asyncio ------------------------------------------------------
+@pytest.mark.parametrize("url, name, attributes", [
+    ("redis://h:1/2", "Pool", lambda p: (p.host, p.port, p.database, p.ssl)),
+    ("rediss://h:1", "Pool", lambda p: (p.host, p.port, p.ssl)),
+    ("unix:///tmp/r.sock", "Pool", lambda p: (p.unix_sock, p.host)),
+    ("pubsub://h:1/2", "PubSubClient", lambda p: (p._conn.host, p._conn.port, p._conn.database)),
+    ("cluster://a:7000,b:7001?slave_ok=yes", "ClusterPool",
+     lambda p: (p.cluster_map.seeds, p.slave_ok)),
+    ("sentinel://a:26379,b:26380?name=mymaster&retries=2", "SentinelPool",
+     lambda p: (list(p.sentinels), p.name, p.retries)),
+    ("sentinel://a:26379?buckets=m1,m2", "SentinelHashPool",
+     lambda p: (list(p.sentinels), p.buckets)),
 ])
-def test_cluster_and_sentinel_schemes(url, module, name, attribute, expected):
-    if available(module):
-        obj = get_by_url(url)
-        assert type(obj).__name__ == name
-        value = getattr(obj, attribute)
-        assert (list(value) if isinstance(expected, list) else value) == expected
-    else:
-        with pytest.raises(PyRedisURLError, match=name):
-            get_by_url(url)
-
-
-def test_async_variants():
-    if available("pyredis.pool.async_pool"):
-        assert type(get_by_url("redis://h:1", async_client=True)).__name__ == "AsyncPool"
-    else:
-        with pytest.raises(PyRedisURLError, match="AsyncPool"):
-            get_by_url("redis://h:1", async_client=True)
+@pytest.mark.parametrize("async_client", [False, True], ids=["sync", "async"])
+def test_every_scheme_builds_its_class(url, name, attributes, async_client):
+    expected = {
+        "redis": ("h", 1, 2, False), "rediss": ("h", 1, True), "unix": ("/tmp/r.sock", None),
+        "pubsub": ("h", 1, 2), "cluster": ([("a", 7000), ("b", 7001)], True),
+        "sentinel": ([("a", 26379), ("b", 26380)], "mymaster", 2),
+        "sentinel+buckets": ([("a", 26379)], ["m1", "m2"]),
+    }["sentinel+buckets" if "buckets" in url else url.partition(":")[0]]
+    made = get_by_url(url, async_client=async_client)
+    assert type(made).__name__ == ("Async" if async_client else "") + name
+    assert attributes(made) == expected
 
 
 # -- one host, hosts and ports ----------------------------------------------------------
