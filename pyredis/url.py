@@ -314,8 +314,6 @@ def _parse_port(text, entry):
 
 def _parse_options(query):
     options = {}
-    if not query:
-        return options
     for item in query.split("&"):
         if not item:
             continue  # tolerate "a=1&&b=2" and a trailing "&"

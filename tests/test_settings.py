@@ -200,6 +200,19 @@ def test_a_user_without_password_is_that_user(acl):
             assert pool.get("k") is None
 
 
+def test_no_timeout_means_no_limit(acl):
+    for where in ({"host": acl.host, "port": acl.port}, {"unix_sock": acl.unix_sock}):
+        with Client(conn_timeout=None, read_timeout=None, **where) as client:
+            assert client.execute("PING") == b"PONG"
+
+
+@async_test
+async def test_async_no_timeout_means_no_limit(acl):
+    for where in ({"host": acl.host, "port": acl.port}, {"unix_sock": acl.unix_sock}):
+        async with AsyncClient(conn_timeout=None, read_timeout=None, **where) as client:
+            assert await client.execute("PING") == b"PONG"
+
+
 def test_a_user_whose_password_is_required_fails_at_connect(acl):
     client = Client(host=acl.host, port=acl.port, username="locked")
     with pytest.raises(ReplyError, match="WRONGPASS"):

@@ -11,6 +11,12 @@ from pyredis import Pool, PubSubClient, get_by_url
 from pyredis.exceptions import PyRedisURLError
 
 
+def test_the_module_exports_get_by_url_only():
+    import pyredis.url
+
+    assert pyredis.url.__all__ == ["get_by_url"]
+
+
 def test_url_error_is_importable_but_not_public():
     assert pyredis.PyRedisURLError is PyRedisURLError
     assert "PyRedisURLError" not in pyredis.__all__
@@ -56,6 +62,11 @@ def test_values_are_percent_decoded():
     assert get_by_url("redis://h?password=a%26b%3Dc").password == "a&b=c"
 
 
+def test_names_are_percent_decoded_and_stripped():
+    p = get_by_url("redis://h?%64atabase=3& pool_size =2")
+    assert (p.database, p.pool_size) == (3, 2)
+
+
 def test_unix_sock_option_without_host():
     p = get_by_url("redis://?unix_sock=/tmp/r.sock&database=1")
     assert (p.host, p.unix_sock, p.database) == (None, "/tmp/r.sock", 1)
@@ -70,6 +81,7 @@ def test_ipv6_in_brackets():
 def test_rediss_means_tls():
     p = get_by_url("rediss://h:6380")
     assert p.ssl is True
+    assert p.ssl_context is None  # the pool makes the default context on first use
     assert get_by_url("redis://h:6380").ssl is False
 
 
@@ -94,6 +106,8 @@ def test_unix_scheme():
     assert get_by_url("unix://:pw@/tmp/r.sock").password == "pw"
     with pytest.raises(PyRedisURLError, match="socket path"):
         get_by_url("unix://?database=1")
+    with pytest.raises(PyRedisURLError, match="do not repeat it as unix_sock"):
+        get_by_url("unix:///tmp/r.sock?unix_sock=/tmp/other.sock")
 
 
 def test_pubsub_scheme():
@@ -315,7 +329,10 @@ def test_user_without_password():
     p = get_by_url("redis://limited@h")
     assert (p.username, p.password) == ("limited", None)
     assert get_by_url("redis://limited:@h").password is None
-    assert get_by_url("redis://:@h").username is None
+    p = get_by_url("redis://:@h:1")
+    assert (p.username, p.password, p.host) == (None, None, "h")
+    p = get_by_url("redis://@h:1")  # empty user info
+    assert (p.username, p.password, p.host, p.port) == (None, None, "h", 1)
 
 
 def test_raw_at_and_colon_in_a_password():
