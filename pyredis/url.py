@@ -45,13 +45,15 @@ a way that may have moved part of them elsewhere (an ``@`` after the first
 option (a raw ``&`` would split it), the message says what is wrong without
 quoting the url, and it is not chained to the constructor's error.
 
-Where this differs from pyredis 1.0: user info, ``rediss://`` and ``unix://``
-are new; values are percent-decoded; ``db=`` works; ``buckets`` becomes a
-list; booleans take the spellings above and reject others (upstream:
-``slave_ok`` was True for ``true`` / ``True`` only, anything else False);
-integers take ASCII digits only; ``ssl`` is a boolean; hosts without a port
-are rejected where a port is needed; conversion errors are wrapped and
-messages formatted; a ``host`` or ``port`` option is an error.
+Where this differs from pyredis 1.0: user info, ``rediss://``, ``unix://``
+and ``ssl`` are new; values are percent-decoded; ``db=`` works; ``buckets``
+becomes a list; booleans take the spellings above and reject others
+(upstream: ``slave_ok`` was True for ``true`` / ``True`` only, anything else
+False, and ``read_only`` / ``sentinel`` stayed strings, so ``false`` was
+true); integers take ASCII digits only (upstream's ``int()`` also took
+``81_54``, spaces and other scripts' digits); hosts without a port are
+rejected where a port is needed; no error shows user info; conversion errors
+are wrapped (upstream let ValueError through) and messages formatted.
 """
 import importlib
 import re

@@ -136,6 +136,7 @@ def test_pool_options_are_refused_by_pubsub():
     ("redis://h:0", "out of range"),
     ("redis://h:70000", "out of range"),
     ("redis://::1:7000", "brackets"),
+    ("redis://fe80::1", "brackets"),
     ("redis://[::1:7000", "unclosed"),
     ("redis://[::1]x", "after ']'"),
     ("redis://:7000", "missing host"),
