@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pyredis.exceptions import ArgumentError, PyRedisError
+from pyredis.exceptions import ArgumentError
 from pyredis.protocol import Reader
 
 try:
@@ -186,13 +186,6 @@ def test_bad_argument_type(w, bad):
         assert "Invalid type %s for command argument 2: " % type(bad).__name__ in message, how
         expected = "pack_command takes" if how.startswith("pack_command") else "expected"
         assert expected in message, how
-
-
-def test_argument_error_is_not_a_redis_error():
-    assert issubclass(ArgumentError, TypeError) and issubclass(ArgumentError, ValueError)
-    assert not issubclass(ArgumentError, PyRedisError)
-    import pyredis
-    assert pyredis.ArgumentError is ArgumentError and "ArgumentError" not in pyredis.__all__
 
 
 def test_bad_argument_in_first_position(w):

@@ -8,7 +8,7 @@ class Subscribe:
     def write(self, *args):
         raise NotImplementedError("subscriber classes implement write()")
 
-    psubscribe = subscriber("psubscribe", b"PSUBSCRIBE")
-    punsubscribe = subscriber("punsubscribe", b"PUNSUBSCRIBE")
-    subscribe = subscriber("subscribe", b"SUBSCRIBE")
-    unsubscribe = subscriber("unsubscribe", b"UNSUBSCRIBE")
+    psubscribe = subscriber("psubscribe", b"PSUBSCRIBE", "pattern [pattern ...]")
+    punsubscribe = subscriber("punsubscribe", b"PUNSUBSCRIBE", "[pattern ...]")
+    subscribe = subscriber("subscribe", b"SUBSCRIBE", "channel [channel ...]")
+    unsubscribe = subscriber("unsubscribe", b"UNSUBSCRIBE", "[channel ...]")

@@ -376,9 +376,8 @@ def writer(*args):
     return _pack_tuple(args, False)
 
 
-cdef bytes _pack_one(object args, bint strict):
-    if PyTuple_CheckExact(args):
-        return _pack_tuple(<tuple>args, strict)
+cdef bytes _pack_sequence(object args, bint strict):
+    """A command given as a list or a tuple subclass (or not a command: refused)."""
     cdef _Batch batch = _Batch(strict)
     batch.add(args)
     return batch.finish()
@@ -386,7 +385,9 @@ cdef bytes _pack_one(object args, bint strict):
 
 def pack_args(args):
     """``writer(*args)`` for arguments given as one tuple or list (what clients send)."""
-    return _pack_one(args, False)
+    if PyTuple_CheckExact(args):
+        return _pack_tuple(<tuple>args, False)
+    return _pack_sequence(args, False)
 
 
 def pack_command(args):
@@ -396,7 +397,9 @@ def pack_command(args):
 
     Unlike hiredis, a list is taken too, and a non-contiguous memoryview
     contributes the bytes it shows (hiredis copies its underlying buffer)."""
-    return _pack_one(args, True)
+    if PyTuple_CheckExact(args):
+        return _pack_tuple(<tuple>args, True)
+    return _pack_sequence(args, True)
 
 
 def pack_commands(commands):
