@@ -86,6 +86,12 @@ def test_pack_command_payloads(w, arg, payload):
     assert w.pack_commands([("CMD", arg)]) == resp(b"CMD", payload)
 
 
+def test_module_names(w):
+    assert sorted(w.__all__) == ["CommandBuffer", "pack_args", "pack_command", "pack_commands",
+                                 "to_bytes", "writer"]
+    assert all(callable(getattr(w, name)) for name in w.__all__)
+
+
 def test_no_arguments(w):
     assert w.writer() == b"*0\r\n"
     assert w.pack_args(()) == b"*0\r\n"
@@ -461,6 +467,14 @@ def test_command_buffer_bad_argument_adds_nothing(w):
         buf.add("SET", "k", None)
     assert buf.pending == 1 and len(buf) == len(w.writer("PING"))
     assert buf.take() == w.writer("PING")
+
+
+def test_command_buffer_has_no_other_attributes(w):
+    buf = w.CommandBuffer(0, 1 << 20, None)
+    with pytest.raises(AttributeError):
+        buf.chunks = []  # a typo in the owner fails loudly in both twins
+    buf.pending = 5  # the one attribute its owner sets
+    assert buf.pending == 5
 
 
 def test_command_buffer_takes_what_writer_takes(w):
