@@ -10,8 +10,8 @@
 
 Options are ``key=value`` pairs joined by ``&``; values are percent-decoded.
 Typed options: ``database`` (alias ``db``), ``pool_size``, ``retries`` (int);
-``conn_timeout``, ``read_timeout``, ``pool_timeout``, ``max_idle_time``
-(float); ``slave_ok`` (true/false, 1/0, yes/no, on/off); ``buckets`` (comma
+``conn_timeout``, ``read_timeout``, ``pool_timeout``, ``max_idle_time``,
+``refresh_timeout`` (float); ``slave_ok`` (true/false, 1/0, yes/no, on/off); ``buckets`` (comma
 separated list).  ``rediss://`` also takes ``ssl_ca_certs`` (a CA bundle file).
 Any other option is passed on as a string; the class decides whether it is
 valid.  Every problem is reported as ``PyRedisURLError``.
@@ -30,7 +30,8 @@ __all__ = ["get_by_url"]
 DEFAULT_PORT = 6379
 
 _INT_OPTIONS = frozenset(("database", "pool_size", "retries"))
-_FLOAT_OPTIONS = frozenset(("conn_timeout", "read_timeout", "pool_timeout", "max_idle_time"))
+_FLOAT_OPTIONS = frozenset(("conn_timeout", "read_timeout", "pool_timeout", "max_idle_time",
+                            "refresh_timeout"))
 _BOOL_OPTIONS = frozenset(("slave_ok",))
 _LIST_OPTIONS = frozenset(("buckets",))
 _ALIASES = {"db": "database"}
