@@ -26,11 +26,11 @@ __all__ = ["dict_from_list", "tag_from_key", "slot_from_key", "ClusterMap"]
 SLOTS = 16384
 
 
-def dict_from_list(items):
+def dict_from_list(source):
     """``[k1, v1, k2, v2, ...]`` (as HGETALL/CONFIG GET reply) -> ``{k1: v1, k2: v2}``.
 
     A trailing unpaired item is ignored; a repeated key keeps its last value."""
-    it = iter(items)
+    it = iter(source)
     return dict(zip(it, it))
 
 

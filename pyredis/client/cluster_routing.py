@@ -39,7 +39,7 @@ from pyredis.exceptions import (
     ReplyError,
 )
 from pyredis.helper import ClusterMapBase, ForeignMap, node_address, node_name, slot_from_key
-from pyredis.protocol import pack_command
+from pyredis.protocol import pack_args
 
 __all__ = ["ClusterRouting", "READ_COMMANDS", "TRYAGAIN_DELAY", "CLUSTERDOWN_DELAYS",
            "parse_redirect"]
@@ -94,7 +94,7 @@ def parse_redirect(exc):
 
 def asking_commands(args):
     """``ASKING`` and the command, packed for one write (two replies)."""
-    return pack_command((b"ASKING",)) + pack_command(args)
+    return pack_args((b"ASKING",)) + pack_args(args)
 
 
 def asking_reply(replies):
