@@ -27,7 +27,8 @@ Typed options:
   port and the ``/db`` path: ASCII digits only (no sign, space, ``_`` or
   other scripts' digits);
 * seconds - ``conn_timeout``, ``read_timeout``, ``pool_timeout``,
-  ``max_idle_time``: a decimal number in ASCII (``2``, ``0.5``, ``1e-3``);
+  ``max_idle_time``, ``refresh_timeout``: a decimal number in ASCII (``2``,
+  ``0.5``, ``1e-3``);
 * booleans - ``slave_ok``, ``ssl``, ``read_only``, ``sentinel``: ``true`` /
   ``false``, ``1`` / ``0``, ``yes`` / ``no``, ``on`` / ``off``, in any case;
   anything else is an error;
@@ -66,7 +67,8 @@ __all__ = ["get_by_url"]
 DEFAULT_PORT = 6379
 
 _INT_OPTIONS = frozenset(("database", "pool_size", "retries"))
-_FLOAT_OPTIONS = frozenset(("conn_timeout", "read_timeout", "pool_timeout", "max_idle_time"))
+_FLOAT_OPTIONS = frozenset(("conn_timeout", "read_timeout", "pool_timeout", "max_idle_time",
+                            "refresh_timeout"))
 _BOOL_OPTIONS = frozenset(("slave_ok", "ssl", "read_only", "sentinel"))
 _LIST_OPTIONS = frozenset(("buckets",))
 _SECRET_OPTIONS = frozenset(("password", "sentinel_password"))

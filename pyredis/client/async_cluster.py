@@ -26,14 +26,18 @@ class AsyncClusterClient(
     :class:`~pyredis.connection.AsyncConnection` per node; command methods
     return coroutines (``await client.get("k")``).
 
-    Same arguments as :class:`~pyredis.ClusterClient`, with an
-    :class:`~pyredis.async_helper.AsyncClusterMap` as ``cluster_map``; same
-    routing and the same fixes (it runs the same plan, see
-    ``pyredis.client.cluster_routing``): ``MOVED`` followed to the node named
-    and the map refreshed, ``ASK`` answered with a separate ``ASKING``,
-    ``TRYAGAIN`` retried, a failed node connection dropped and the map
-    refreshed, connect failures retried, ``slave_ok`` for read-only commands
-    only, ``shard_key`` 0 and ``""`` usable, credentials used for the map.
+    Same arguments as :class:`~pyredis.ClusterClient` (``refresh_timeout``
+    included), with an :class:`~pyredis.async_helper.AsyncClusterMap` as
+    ``cluster_map`` (or any object with its methods, ``update`` a coroutine
+    function; a sync ClusterMap raises TypeError); same routing and the same
+    fixes (it runs the same plan, see ``pyredis.client.cluster_routing``):
+    ``MOVED`` followed to the node named and the map refreshed, ``ASK``
+    answered with a separate ``ASKING``, ``TRYAGAIN`` retried,
+    ``CLUSTERDOWN`` retried for up to 0.75 s, a failed node connection
+    dropped and the map refreshed (at most every 0.25 s after failures, and
+    without waiting for a refresh under way), connect failures retried,
+    ``slave_ok`` for read-only commands only, ``shard_key`` 0 and ``""``
+    usable, credentials used for the map.
 
     Differences from pyredis 1.0's AsyncClusterClient, besides those:
     ``await close()`` and ``async with client:`` (upstream had no close);
@@ -84,7 +88,9 @@ class AsyncClusterClient(
                         # Connect now, so that a failure here is known to have sent nothing.
                         await value._ensure_connected()
                     elif op is UPDATE:
-                        value = await self._map.update(step[1])
+                        cluster_map = self._map
+                        update = cluster_map.update if step[2] else cluster_map._update_unless_busy
+                        value = await update(step[1])
                     elif op is CLOSE:
                         value = None
                         for conn in step[1]:

@@ -2,6 +2,7 @@
 from binascii import crc_hqx
 
 from pyredis import commands
+from pyredis._describe import database, describe, endpoints
 from pyredis.client.bulk import _DISCARD, BulkBookkeeping
 from pyredis.client.client import BULK_WRITE_LIMIT
 from pyredis.connection.connection import Connection
@@ -91,6 +92,10 @@ class BucketRouting(BulkBookkeeping):
     @property
     def buckets(self):
         return self._buckets
+
+    def __repr__(self):
+        return describe(self, "buckets=%s" % (endpoints(self._buckets),),
+                        database(self._settings["database"]), "closed" if self.closed else "")
 
     def _connection(self, index):
         """Bucket connection ``index``, made (not connected) on first use; a

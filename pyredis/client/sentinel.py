@@ -1,6 +1,7 @@
 """SentinelClient: queries a list of Redis Sentinels, moving on when one fails."""
 from collections import deque
 
+from pyredis._describe import describe, endpoints
 from pyredis.connection.connection import Connection
 from pyredis.connection.settings import check_client_settings
 from pyredis.exceptions import (
@@ -43,6 +44,9 @@ class SentinelSettings:
     def sentinels(self):
         """The deque of ``(host, port)``; its head is the sentinel in use."""
         return self._sentinels
+
+    def __repr__(self):
+        return describe(self, "sentinels=%s" % (endpoints(self._sentinels),))
 
     def _current(self):
         """The connection to the sentinel at the head of the list (made if needed)."""

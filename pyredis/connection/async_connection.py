@@ -1,7 +1,7 @@
 """AsyncConnection: one asyncio connection to one Redis server.
 
 The asyncio twin of :class:`~pyredis.connection.Connection`, built on the same
-protocol layer: every command is packed by ``pack_command`` and sent with one
+protocol layer: every command is packed by ``pack_args`` and sent with one
 transport write; every byte received is fed, as the transport delivers it
 (up to 256 KiB per chunk, not upstream's 1500 bytes), into the same
 ``Reader`` the sync connection uses.
@@ -40,7 +40,7 @@ from pyredis.exceptions import (
 )
 from pyredis.connection.errors import connect_failed, gone, read_timeout, write_failed
 from pyredis.connection.settings import ConnectionSettings
-from pyredis.protocol import Reader, pack_command
+from pyredis.protocol import Reader, pack_args
 
 __all__ = ["AsyncConnection"]
 
@@ -199,7 +199,7 @@ class AsyncConnection(ConnectionSettings):
             raise gone()
         reader = Reader(encoding=self._encoding) if self._encoding else Reader()
         handshake = self._handshake_commands()
-        handshake_data = b"".join([pack_command(cmd) for cmd in handshake])
+        handshake_data = b"".join([pack_args(cmd) for cmd in handshake])
         loop = asyncio.get_running_loop()
 
         def factory():
@@ -311,7 +311,7 @@ class AsyncConnection(ConnectionSettings):
 
     async def write(self, *args):
         """Send one command; do not read its reply."""
-        await self.send_packed(pack_command(args))
+        await self.send_packed(pack_args(args))
 
     async def send_packed(self, data):
         """Send already packed command bytes (one write); do not read the replies."""
@@ -362,7 +362,7 @@ class AsyncConnection(ConnectionSettings):
 
     async def execute(self, *args):
         """Send one command and return its reply; an error reply is raised."""
-        data = pack_command(args)  # bad arguments raise here, before any I/O
+        data = pack_args(args)  # bad arguments raise here, before any I/O
         async with self._get_lock():
             if self._transport is None:
                 await self._connect()

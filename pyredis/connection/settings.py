@@ -21,6 +21,7 @@ import codecs
 import numbers
 import ssl as _ssl
 
+from pyredis._describe import database, describe, endpoint
 from pyredis.exceptions import PyRedisError
 
 __all__ = ["ConnectionSettings", "MAX_SECONDS", "check_target", "check_client_settings",
@@ -165,7 +166,11 @@ class ConnectionSettings:
                 cmds.append((b"READONLY",))
         return cmds
 
-    def __repr__(self):
-        where = self.unix_sock if self.unix_sock else "%s:%s" % (self.host, self.port)
+    def _describe(self):
+        """Where, which database, and the state (also the repr of the client that owns it)."""
         state = "closed" if self._closed else ("connected" if self._connected() else "idle")
-        return "<%s %s %s>" % (type(self).__name__, where, state)
+        return "%s %s %s" % (endpoint(self.host, self.port, self.unix_sock),
+                             database(self.database), state)
+
+    def __repr__(self):
+        return describe(self, self._describe())

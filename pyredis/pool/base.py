@@ -60,6 +60,8 @@ class BasePool(_core.PoolCore, ClientSettings):
       port, TLS settings) are checked as a Connection checks them (ValueError
       / TypeError, see pyredis/connection/settings.py): a bad pool fails at
       construction, not at its first command.
+    * ``repr()`` names the pool's target, database and size (never the
+      password), e.g. ``<Pool 127.0.0.1:6379 db=0 pool_size=16>``.
     """
 
     _close_on_err = False  # Sentinel pools set this to True

@@ -17,6 +17,7 @@ own body.
 """
 import ssl as _ssl
 
+from pyredis._describe import database, describe, endpoint
 from pyredis.connection.settings import check_client_settings, check_target, check_tls
 
 __all__ = ["ClientSettings", "TLSSettings", "ServerPoolSettings"]
@@ -64,6 +65,12 @@ class ClientSettings:
     def username(self):
         return self._username
 
+    def __repr__(self):
+        """Every pool's: what it connects to (each kind of pool's
+        ``_describe_target()``: a tuple of words), database and size."""
+        target = getattr(self, "_describe_target", tuple)()
+        return describe(self, *target, database(self.database), "pool_size=%s" % (self.pool_size,))
+
     def _client_kwargs(self):
         """The keyword arguments every new pooled client gets from these settings."""
         return {
@@ -95,6 +102,9 @@ class TLSSettings:
     @property
     def ssl_context(self):
         return self._ssl_context
+
+    def _tls_word(self):
+        return "tls" if self.ssl else ""
 
     def _tls_context(self):
         """The context for a new connection (None: no TLS)."""
@@ -131,6 +141,9 @@ class ServerPoolSettings(TLSSettings):
     @property
     def unix_sock(self):
         return self._unix_sock
+
+    def _describe_target(self):
+        return endpoint(self._host, self._port, self._unix_sock), self._tls_word()
 
     def _connect(self):
         return self._client_class(
