@@ -18,6 +18,7 @@ from binascii import crc_hqx
 from collections import deque
 
 from pyredis.connection import Connection
+from pyredis.connection.settings import check_client_settings
 from pyredis.exceptions import PyRedisError
 from pyredis.protocol import to_bytes
 
@@ -200,6 +201,8 @@ class ClusterMapBase:
         self._seeds = deque(node_address(seed) for seed in seeds)
         if not self._seeds:
             raise PyRedisError("%s needs at least one seed (host, port)" % type(self).__name__)
+        check_client_settings(password=password, username=username,
+                              conn_timeout=conn_timeout, read_timeout=read_timeout)
         self._password = password
         self._username = username
         self._conn_timeout = conn_timeout
@@ -365,6 +368,8 @@ class ClusterMap(ClusterMapBase):
       (unknown endpoint) is skipped.
     * One replica is chosen at random per slot range for reads (not per slot).
     * Fork-safe: a child process gets a fresh default lock.
+    * ``password``, ``username`` and the timeouts are checked at construction
+      (ValueError / TypeError, see pyredis/connection/settings.py).
     * New: ``moved(slot, node)`` points one slot at a node (MOVED replies);
       ``slot_nodes(slot)``, ``nodes()``, ``seeds``, ``refresh_timeout``.
     """

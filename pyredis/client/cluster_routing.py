@@ -31,6 +31,7 @@ import inspect
 import weakref
 
 from pyredis._describe import database, describe, endpoints
+from pyredis.connection.settings import check_client_settings
 from pyredis.exceptions import (
     PyRedisConnClosed,
     PyRedisConnError,
@@ -120,6 +121,9 @@ class ClusterRouting:
                  refresh_timeout=None):
         if bool(seeds) == bool(cluster_map):
             raise PyRedisError("Exactly one of seeds or cluster_map must be given")
+        # Node connections are made on first use: check their settings now.
+        check_client_settings(database, password, encoding, conn_timeout, read_timeout,
+                              username)
         if cluster_map is None:
             options = {} if refresh_timeout is None else {"refresh_timeout": refresh_timeout}
             cluster_map = self._map_class(seeds, password=password, username=username,

@@ -167,7 +167,9 @@ class AsyncConnection(ConnectionSettings):
     """One asyncio connection to a Redis server, over TCP (optionally TLS) or a
     unix socket.  Same constructor as :class:`~pyredis.connection.Connection`.
 
-    Differences from upstream: AUTH/SELECT/READONLY go out in one write and
+    Differences from upstream: settings are checked at construction and a
+    username without a password sends ``AUTH <username> ""``, as for
+    Connection (see ConnectionSettings); AUTH/SELECT/READONLY go out in one write and
     their replies are read under ``read_timeout`` (no 0.1 s SELECT timeout);
     ``SELECT 0`` is not sent (a new connection is on database 0); TLS
     (``ssl=True`` or ``ssl_context=``); cancellation-safe reads and a

@@ -82,7 +82,11 @@ class Connection(ConnectionSettings):
     """One connection to a Redis server, over TCP (optionally TLS) or a unix socket.
 
     No I/O happens in the constructor (ConnectionSettings); the socket is
-    opened on first use.
+    opened on first use.  Where this differs from pyredis 1.0 (see
+    ConnectionSettings): the settings are checked at construction
+    (ValueError / TypeError; upstream failed at the first command), and a
+    username without a password sends ``AUTH <username> ""`` (upstream sent
+    no AUTH, so the connection ran as ``default``).
     """
 
     def _init_state(self):

@@ -102,6 +102,9 @@ class AsyncBasePool(PoolState, ClientSettings):
       ``acquire`` possibly a coroutine) is still held around the state changes
       of ``acquire``, ``release`` and ``close``, never across I/O.
     * ``_pool_free`` / ``_pool_used`` are read-only snapshots (frozensets).
+    * The client settings (and a subclass's host, port, TLS settings) are
+      checked as an AsyncConnection checks them (ValueError / TypeError, see
+      pyredis/connection/settings.py): a bad pool fails at construction.
     * Not thread-safe: use a pool from its event loop's thread only.
     """
 
