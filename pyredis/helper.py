@@ -18,7 +18,7 @@ from binascii import crc_hqx
 from collections import deque
 
 from pyredis.connection import Connection
-from pyredis.connection.settings import check_client_settings
+from pyredis.connection.settings import check_client_settings, check_seconds
 from pyredis.exceptions import PyRedisError
 from pyredis.protocol import to_bytes
 
@@ -174,11 +174,12 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_reset_maps_after_fork)
 
 
-def _positive_seconds(name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError("%s must be a number of seconds, not %s" % (name, type(value).__name__))
-    if not value > 0:  # also refuses NaN
-        raise ValueError("%s must be more than 0 seconds, not %r" % (name, value))
+def _refresh_seconds(value):
+    """``refresh_timeout``: seconds, as a connection timeout, but never None
+    (a refresh must not hang on a node that accepts and never answers)."""
+    if value is None:
+        raise TypeError("refresh_timeout must be a number of seconds, not None")
+    check_seconds("refresh_timeout", value)
     return value
 
 
@@ -207,7 +208,7 @@ class ClusterMapBase:
         self._username = username
         self._conn_timeout = conn_timeout
         self._read_timeout = read_timeout
-        self._refresh_timeout = _positive_seconds("refresh_timeout", refresh_timeout)
+        self._refresh_timeout = _refresh_seconds(refresh_timeout)
         self._lock = lock
         # The whole state, replaced (never modified) by update() and moved().
         self._table = _Table(_EMPTY_SLOTS, frozenset())
