@@ -15,6 +15,7 @@ from pyredis.client import (
     SentinelClient,
 )
 from pyredis.exceptions import (
+    ArgumentError,  # noqa: F401  (importable, not in __all__)
     ProtocolError,
     PyRedisConnClosed,
     PyRedisConnError,

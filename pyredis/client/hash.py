@@ -6,6 +6,7 @@ from pyredis._describe import database, describe, endpoints
 from pyredis.client.bulk import _DISCARD, BulkBookkeeping
 from pyredis.client.client import BULK_WRITE_LIMIT
 from pyredis.connection.connection import Connection
+from pyredis.connection.settings import check_client_settings, check_port, check_tls
 from pyredis.exceptions import PyRedisConnError, PyRedisError
 from pyredis.helper import SLOTS, ring_slot_from_key
 from pyredis.protocol import CommandBuffer
@@ -34,6 +35,7 @@ def parse_buckets(buckets, tls=False):
             except (TypeError, ValueError):
                 raise PyRedisError("A bucket is a (host, port) pair or a unix socket path, "
                                    "not %r" % (bucket,)) from None
+            check_port(port)
             name, target = "%s_%s" % (host, port), {"host": host, "port": port}
         names.append(name)
         targets.setdefault(name, target)
@@ -53,6 +55,10 @@ class BucketRouting(BulkBookkeeping):
 
     def __init__(self, buckets, database=None, password=None, encoding=None, conn_timeout=2,
                  read_timeout=2, username=None, ssl=False, ssl_context=None, push_handler=None):
+        # Connections are made on first use: check their settings now.
+        check_tls(ssl, ssl_context)
+        check_client_settings(database, password, encoding, conn_timeout, read_timeout,
+                              username)
         names, targets = parse_buckets(buckets, tls=ssl or ssl_context is not None)
         self._buckets = buckets
         # The connection keyword arguments of every bucket connection.
@@ -197,7 +203,10 @@ class HashClient(
       failure during a flush closes the client (the unread replies of the
       other buckets would be out of step); that batch's replies are lost and
       the client stays in bulk mode until ``bulk_stop()``.
-    * An empty bucket list raises ``PyRedisError`` at construction.
+    * An empty bucket list raises ``PyRedisError`` at construction.  The
+      connection settings and the bucket ports are checked there too
+      (ValueError / TypeError, see pyredis/connection/settings.py), not when
+      a bucket is first used.
     * ``close()``, ``with client:``.
     * TLS: ``ssl=True`` (a default context per bucket connection) or
       ``ssl_context=`` (shared by all), for every bucket.

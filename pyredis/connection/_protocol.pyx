@@ -20,7 +20,7 @@ from time import monotonic
 from pyredis.connection.dedicated import BLOCKING, KIND_CACHE, ORDINARY, command_kind
 from pyredis.connection.errors import gone, read_timeout, stream_lost, unsolicited, write_failed
 from pyredis.exceptions import PyRedisConnClosed, PyRedisConnError
-from pyredis.protocol import Reader, pack_command
+from pyredis.protocol import Reader, pack_args
 from pyredis.protocol._types import PushNotification
 
 __all__ = ["CommandProtocol", "Request", "ConnectionRequester", "SharedDispatch",
@@ -42,7 +42,7 @@ cdef double _SLACK = 1e-3
 CLOSED_BY_SERVER = "Connection closed by the server"
 
 cdef object _Future = Future
-cdef object _pack = pack_command
+cdef object _pack = pack_args
 cdef object _monotonic = monotonic
 cdef object _PushNotification = PushNotification
 cdef dict _KINDS = KIND_CACHE

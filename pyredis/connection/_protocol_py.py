@@ -50,7 +50,7 @@ from time import monotonic
 from pyredis.connection.dedicated import BLOCKING, KIND_CACHE, ORDINARY, command_kind
 from pyredis.connection.errors import gone, read_timeout, stream_lost, unsolicited, write_failed
 from pyredis.exceptions import PyRedisConnClosed, PyRedisConnError
-from pyredis.protocol import Reader, pack_command
+from pyredis.protocol import Reader, pack_args
 from pyredis.protocol._types import PushNotification
 
 __all__ = ["CommandProtocol", "Request", "ConnectionRequester", "SharedDispatch",
@@ -213,7 +213,7 @@ class CommandProtocol:
     # -- queueing ----------------------------------------------------------------
     def request(self, args):
         """Queue one command; the Future of its reply (an error reply: its exception)."""
-        data = pack_command(args)  # a bad argument raises here: nothing queued
+        data = pack_args(args)  # a bad argument raises here: nothing queued
         if self.lost is not None:
             raise _fresh(self.lost)
         future = Future(loop=self.loop)

@@ -36,7 +36,7 @@ from pyredis._twins import import_twin
 from pyredis.connection.errors import connect_failed, gone
 from pyredis.connection.settings import ConnectionSettings
 from pyredis.exceptions import ReplyError
-from pyredis.protocol import pack_command
+from pyredis.protocol import pack_args
 
 _protocol = import_twin("pyredis.connection", "_protocol")
 
@@ -114,7 +114,7 @@ class AsyncConnection(ConnectionSettings):
         proto = self._proto
         proto.prepare(loop, self._encoding)  # an unknown encoding fails here
         handshake = self._handshake_commands()
-        handshake_data = b"".join([pack_command(cmd) for cmd in handshake])
+        handshake_data = b"".join([pack_args(cmd) for cmd in handshake])
 
         def factory():
             return proto
@@ -239,7 +239,7 @@ class AsyncConnection(ConnectionSettings):
 
     async def _execute_slow(self, args):
         """execute() when the connection is not open and writable yet."""
-        pack_command(args)  # a bad argument raises here, before any I/O
+        pack_args(args)  # a bad argument raises here, before any I/O
         proto = self._proto
         proto.starting += 1  # counted as load: a pool must not lease this connection away
         try:
@@ -273,7 +273,7 @@ class AsyncConnection(ConnectionSettings):
 
     async def write(self, *args):
         """Send one command; its reply is left for read() (stream mode, as PubSub)."""
-        data = pack_command(args)
+        data = pack_args(args)
         proto = await self._ready()
         proto.write(data)
 

@@ -145,6 +145,9 @@ class AsyncBasePool(PoolState, ClientSettings):
     * ``execute`` is bound per instance to the compiled dispatcher; a
       subclass overriding ``execute``, or ``mock.patch.object`` on the
       class's ``execute`` before the pool is made, is honoured.
+    * The client settings (and a subclass's host, port, TLS settings) are
+      checked as an AsyncConnection checks them (ValueError / TypeError, see
+      pyredis/connection/settings.py): a bad pool fails at construction.
     * Not thread-safe: use a pool from its event loop's thread only.
     """
 

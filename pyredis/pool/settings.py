@@ -18,19 +18,23 @@ own body.
 import ssl as _ssl
 
 from pyredis._describe import database, describe, endpoint
-from pyredis.connection.settings import check_target
+from pyredis.connection.settings import check_client_settings, check_target, check_tls
 
 __all__ = ["ClientSettings", "TLSSettings", "ServerPoolSettings"]
 
 
 class ClientSettings:
-    """The client settings of a pool, as read-only properties."""
+    """The client settings of a pool, as read-only properties; checked as a
+    connection checks them (pyredis/connection/settings.py), so a bad pool
+    fails at construction, not at its first command."""
 
     __slots__ = ()
     _push_handler = None  # set by pools that take one
 
     def _set_client_settings(self, database, password, encoding, conn_timeout, read_timeout,
                              username):
+        check_client_settings(database, password, encoding, conn_timeout, read_timeout,
+                              username)
         self._database = database
         self._password = password
         self._encoding = encoding
@@ -90,6 +94,7 @@ class TLSSettings:
     __slots__ = ()
 
     def _set_tls(self, ssl, ssl_context):
+        check_tls(ssl, ssl_context)
         self._ssl = bool(ssl)
         self._ssl_context = ssl_context
 
@@ -123,7 +128,7 @@ class ServerPoolSettings(TLSSettings):
     _client_class = None
 
     def _set_target(self, host, port, unix_sock, ssl, ssl_context):
-        check_target(host, unix_sock, ssl or ssl_context is not None)
+        check_target(host, port, unix_sock, ssl, ssl_context)
         self._host = host
         self._port = port
         self._unix_sock = unix_sock
