@@ -353,18 +353,18 @@ async def test_500_tasks_with_cancellations_and_client_kills(own_server):
     unknown = {}   # counter key -> INCRs that failed or were cancelled (ran or not)
     seen = {}      # counter key -> values INCR returned (never twice the same)
     values = {}    # string key -> the values it may hold now
-    stats = {"ok": 0, "cancelled": 0, "lost": 0, "wrong": 0}
+    stats = {"ok": 0, "cancelled": 0, "lost": 0, "wrong": 0, "kills": 0}
     done = asyncio.Event()
 
     async def kill_now_and_then():
         mine = await killer.execute("CLIENT", "ID")
         while not done.is_set():
-            await asyncio.sleep(rng.uniform(0.02, 0.06))
+            await asyncio.sleep(rng.uniform(0.005, 0.03))
             listing = await killer.execute("CLIENT", "LIST", "TYPE", "normal")
             ids = [int(line.split(b" ")[0][3:]) for line in listing.splitlines()]
             ids = [i for i in ids if i != mine]
             if ids:  # one connection of the pool, at random
-                await killer.execute("CLIENT", "KILL", "ID", rng.choice(ids))
+                stats["kills"] += await killer.execute("CLIENT", "KILL", "ID", rng.choice(ids))
 
     async def guarded(coro, timeout):
         try:
@@ -382,7 +382,9 @@ async def test_500_tasks_with_cancellations_and_client_kills(own_server):
         acked[counter] = unknown[counter] = 0
         seen[counter] = []
         values[key] = {None}
-        for step in range(12):
+        step = 0
+        while step < 12 or stats["kills"] < 5:  # until connections were killed under load
+            step += 1
             timeout = rng.choice((None, None, None, 0.0001, 0.001, 0.005))
             roll = rng.random()
             if roll < 0.4:
@@ -412,7 +414,7 @@ async def test_500_tasks_with_cancellations_and_client_kills(own_server):
     done.set()
     await killing
     assert stats["wrong"] == 0
-    assert stats["cancelled"] and stats["lost"] and stats["ok"]
+    assert stats["kills"] >= 5 and stats["lost"] and stats["cancelled"] and stats["ok"]
     exact = 0
     for counter in acked:
         final = int(await pool.get(counter) or 0)
