@@ -110,6 +110,7 @@ class ConnectionSettings:
     happens here; the connection is opened on first use."""
 
     __slots__ = ()
+    _push_handler = None
 
     def __init__(self, host=None, port=6379, unix_sock=None, database=None, password=None,
                  encoding=None, conn_timeout=2, read_only=False, read_timeout=2,
@@ -132,10 +133,10 @@ class ConnectionSettings:
         self._sentinel = sentinel
         self._ssl = bool(ssl)
         self._ssl_context = ssl_context
-        self._push_handler = push_handler
+        if push_handler is not None:  # (sync connections with none keep their dict as it was)
+            self._push_handler = push_handler
         self._closed = False
-        self._owner = None  # told ``closed = True`` when the connection closes
-        self._init_state()
+        self._init_state()  # also sets ``_owner``, told ``closed = True`` when it closes
 
     def _init_state(self):
         raise NotImplementedError("connection classes implement _init_state()")
