@@ -21,6 +21,7 @@ from pyredis.exceptions import (
     PyRedisConnError,
     PyRedisConnReadTimeout,
     PyRedisError,
+    PyRedisBulkError,  # noqa: F401  (importable, not in __all__)
     PyRedisURLError,  # noqa: F401  (importable, not in __all__, as upstream)
     ReplyError,
 )

@@ -56,3 +56,15 @@ class ArgumentError(TypeError, ValueError):
     bulk mode) before anything is sent; the message names the type.  Not a
     PyRedisError: it is a programming error, not a Redis failure.
     """
+
+
+class PyRedisBulkError(PyRedisError):
+    """``bulk_stop()`` could not return every reply of the batch.
+
+    Chained (``__cause__``) to the failure; ``replies`` holds the replies read
+    before it, in command order.  The client has left bulk mode.
+    """
+
+    def __init__(self, message, replies=()):
+        super().__init__(message)
+        self.replies = list(replies)

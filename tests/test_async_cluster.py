@@ -15,7 +15,7 @@ import pytest
 
 import pyredis.async_helper
 import pyredis.helper
-from async_support import async_test
+from async_support import async_test_asyncio_only as async_test  # topology tests: one loop
 from pyredis import (
     AsyncClusterClient,
     AsyncClusterPool,

@@ -235,6 +235,16 @@ PENDING = {
                                                    "upstream",
 }
 PENDING_PROPERTIES = {"closed": "D5 work: closed becomes a read-only property of the class"}
+# Classes where that work has landed (the asyncio rewrite).
+PROPERTIES_DONE = {
+    "pyredis.connection.async_connection.AsyncConnection": {"closed"},
+    "pyredis.client.async_client.AsyncClient": {"closed"},
+    "pyredis.client.async_pubsub.AsyncPubSubClient": {"closed"},
+}
+
+
+def _pending(path, name):
+    return name in PENDING_PROPERTIES and name not in PROPERTIES_DONE.get(path, ())
 
 
 # -- the check ---------------------------------------------------------------------------
@@ -340,7 +350,7 @@ def _is_property(path, name):
 
 @pytest.mark.parametrize("path", sorted(PROPERTIES))
 def test_properties_as_upstream(path):
-    names = [n for n in PROPERTIES[path].split() if n not in PENDING_PROPERTIES]
+    names = [n for n in PROPERTIES[path].split() if not _pending(path, n)]
     assert [name for name in names if not _is_property(path, name)] == []
 
 
@@ -348,7 +358,7 @@ def test_properties_as_upstream(path):
     pytest.param(path, name, id="%s.%s" % (path, name),
                  marks=pytest.mark.xfail(strict=True, reason=PENDING_PROPERTIES[name]))
     for path, names in sorted(PROPERTIES.items()) for name in names.split()
-    if name in PENDING_PROPERTIES])
+    if _pending(path, name)])
 def test_pending_property(path, name):
     assert _is_property(path, name)
 

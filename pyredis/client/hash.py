@@ -54,7 +54,7 @@ class BucketRouting(BulkBookkeeping):
     _connection_class = None  # each client's own
 
     def __init__(self, buckets, database=None, password=None, encoding=None, conn_timeout=2,
-                 read_timeout=2, username=None, ssl=False, ssl_context=None):
+                 read_timeout=2, username=None, ssl=False, ssl_context=None, push_handler=None):
         # Connections are made on first use: check their settings now.
         check_tls(ssl, ssl_context)
         check_client_settings(database, password, encoding, conn_timeout, read_timeout,
@@ -71,6 +71,7 @@ class BucketRouting(BulkBookkeeping):
             "username": username,
             "ssl": ssl,
             "ssl_context": ssl_context,
+            "push_handler": push_handler,
         }
         # Distinct buckets get indices 0..k-1: ``_route[bucket index]`` is the
         # index into ``_conns`` (connections, None until first used).

@@ -90,6 +90,11 @@ class Connection(ConnectionSettings):
     """
 
     def _init_state(self):
+        # ``closed`` is a plain attribute, here and on the client that owns this
+        # connection (``_owner``): pools read it on every release, and a dict
+        # slot costs a third of a property call.  Closing keeps both in step.
+        self.closed = False
+        self._owner = None
         self._sock = None
         self._fd = -1  # the socket's descriptor when _io may use it directly
         self._reader = None

@@ -110,12 +110,16 @@ class ConnectionSettings:
     happens here; the connection is opened on first use."""
 
     __slots__ = ()
+    _push_handler = None
 
     def __init__(self, host=None, port=6379, unix_sock=None, database=None, password=None,
                  encoding=None, conn_timeout=2, read_only=False, read_timeout=2,
-                 sentinel=False, username=None, ssl=False, ssl_context=None):
+                 sentinel=False, username=None, ssl=False, ssl_context=None, push_handler=None):
         check_target(host, port, unix_sock, ssl, ssl_context)
         check_client_settings(database, password, encoding, conn_timeout, read_timeout, username)
+        if push_handler is not None and not callable(push_handler):
+            raise TypeError("push_handler must be a callable or None, not %r"
+                            % (type(push_handler).__name__,))
         self.host = host
         self.port = port
         self.unix_sock = unix_sock
@@ -129,13 +133,10 @@ class ConnectionSettings:
         self._sentinel = sentinel
         self._ssl = bool(ssl)
         self._ssl_context = ssl_context
+        if push_handler is not None:  # (sync connections with none keep their dict as it was)
+            self._push_handler = push_handler
         self._closed = False
-        # ``closed`` is a plain attribute, here and on the client that owns this
-        # connection (``_owner``): pools read it on every release, and a dict
-        # slot costs a third of a property call.  Closing keeps both in step.
-        self.closed = False
-        self._owner = None
-        self._init_state()
+        self._init_state()  # also sets ``_owner``, told ``closed = True`` when it closes
 
     def _init_state(self):
         raise NotImplementedError("connection classes implement _init_state()")

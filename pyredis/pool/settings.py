@@ -29,6 +29,7 @@ class ClientSettings:
     fails at construction, not at its first command."""
 
     __slots__ = ()
+    _push_handler = None  # set by pools that take one
 
     def _set_client_settings(self, database, password, encoding, conn_timeout, read_timeout,
                              username):
@@ -73,7 +74,7 @@ class ClientSettings:
 
     def _client_kwargs(self):
         """The keyword arguments every new pooled client gets from these settings."""
-        return {
+        kwargs = {
             "database": self.database,
             "password": self.password,
             "encoding": self.encoding,
@@ -81,6 +82,9 @@ class ClientSettings:
             "read_timeout": self.read_timeout,
             "username": self.username,
         }
+        if self._push_handler is not None:
+            kwargs["push_handler"] = self._push_handler
+        return kwargs
 
 
 class TLSSettings:
