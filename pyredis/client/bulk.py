@@ -3,7 +3,7 @@ AsyncHashClient (no I/O here: buffering, writing and reading stay with each
 client, whose ``bulk`` property says whether it is in bulk mode)."""
 from pyredis.exceptions import PyRedisBulkError, PyRedisError
 
-__all__ = ["BulkBookkeeping", "_DISCARD"]
+__all__ = ["BulkBookkeeping", "_DISCARD", "bulk_failed"]
 
 
 class BulkBookkeeping:
@@ -12,7 +12,7 @@ class BulkBookkeeping:
     (``_bulk_results``, None with ``keep_results=False``) and the first
     failure that lost replies (``_bulk_failure``).
 
-    What every client's ``bulk_stop()`` does, sync and asyncio alike:
+    What ``bulk_stop()`` does (``_bulk_stop`` for the sync clients):
 
     * a flush that fails - automatic (the batch is full: ``execute`` raises
       the failure itself, and the client stays in bulk mode) or bulk_stop's
@@ -23,8 +23,9 @@ class BulkBookkeeping:
     * ``bulk_stop()`` flushes only if nothing failed yet, leaves bulk mode
       (``bulk`` False, buffers dropped) whatever happens, then answers with
       ``_bulk_take_results``: every reply (None with ``keep_results=False``);
-      or, if a failure was recorded, ``PyRedisBulkError`` chained to it, with
-      the replies read before it; an interrupt of its own flush that is not
+      or, if a failure was recorded, ``bulk_failed()``'s PyRedisBulkError
+      chained to the first failure, with the replies read before it (none
+      with ``keep_results=False``); an interrupt of its own flush that is not
       an ``Exception`` (KeyboardInterrupt, asyncio's CancelledError) is
       re-raised as itself.
     """
@@ -74,9 +75,14 @@ class BulkBookkeeping:
             raise error
         if failure is None:
             return results
-        read = "" if results is None else " after %d replies" % len(results)
-        raise PyRedisBulkError("Bulk mode failed%s: %s: %s" % (
-            read, type(failure).__name__, failure), results) from failure
+        raise bulk_failed(results, failure) from failure
+
+
+def bulk_failed(replies, cause):
+    """The PyRedisBulkError of a bulk_stop() that failed with ``cause``;
+    ``replies`` are those read before it (None: keep_results=False)."""
+    return PyRedisBulkError("bulk_stop() could not read every reply: %s" % (cause,),
+                            replies or ())
 
 
 class _DiscardList:
