@@ -115,8 +115,9 @@ def test_defaults(Reader):
     assert r.getmaxbuf() == DEFAULT_MAXBUF
 
 
-def test_positional_arguments_follow_hiredis_order(Reader):
-    r = Reader(KeyError, ValueError, "utf-8", "strict", MISSING)
+def test_positional_arguments_follow_upstreams_order(Reader):
+    # pyredis 1.0's Reader(encoding, protocolError, replyError), then hiredis' others.
+    r = Reader("utf-8", KeyError, ValueError, "strict", MISSING)
     r.feed(b"$2\r\nhi\r\n-bad\r\n")
     assert r.gets() == "hi"
     assert type(r.gets()) is ValueError
@@ -973,7 +974,7 @@ def test_limits_are_checked_at_construction(Reader, kwargs, error):
 
 def test_limits_are_keyword_only(Reader):
     with pytest.raises(TypeError):
-        Reader(ProtocolError, ReplyError, None, None, False, 5)
+        Reader(None, ProtocolError, ReplyError, None, False, 5)
     r = Reader(max_depth=2 ** 80, max_line_length=2 ** 80)  # clamped, not an overflow
     assert parse(Reader, b"*1\r\n*1\r\n:1\r\n", max_depth=2 ** 80) == [[[1]]]
     del r

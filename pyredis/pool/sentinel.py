@@ -25,9 +25,10 @@ import weakref
 from random import choice
 
 from pyredis import commands
+from pyredis._describe import endpoints
 from pyredis.client.client import Client
 from pyredis.client.sentinel import CONNECTION_FAILURES, SentinelClient
-from pyredis.exceptions import PyRedisConnError, PyRedisError, ReplyError
+from pyredis.exceptions import PyRedisBulkError, PyRedisConnError, PyRedisError, ReplyError
 from pyredis.pool.base import BasePool
 
 __all__ = ["SentinelPool", "SentinelPoolSettings", "AddressMemory", "master_address",
@@ -168,6 +169,10 @@ class SentinelPoolSettings:
 
     def _attempts(self):
         return max(1, self._retries or 0)
+
+    def _describe_target(self):
+        return ("%s=%r" % ("replicas_of" if self._slave_ok else "master", self._name),
+                "sentinels=%s" % (endpoints(self.sentinels),))
 
     def _client_kwargs(self, address):
         return {"host": address[0], "port": address[1], "database": self.database,
@@ -328,6 +333,7 @@ class _NodeClient(Client):
     def bulk_stop(self):
         try:
             return Client.bulk_stop(self)
-        except CONNECTION_FAILURES:
-            self._locator.forget(self._address)
+        except PyRedisBulkError as exc:
+            if isinstance(exc.__cause__, CONNECTION_FAILURES):
+                self._locator.forget(self._address)
             raise

@@ -177,12 +177,26 @@ cdef object _check_factory(str name, object value):
     return value
 
 
+def _init_signature():
+    """The constructor's parameters, as the pure twin's ``__init__`` has them."""
+    import inspect
+    P = inspect.Parameter
+    plain = [("encoding", None), ("protocolError", ProtocolError), ("replyError", ReplyError),
+             ("errors", None), ("notEnoughData", False)]
+    keyword = [("max_depth", _types.DEFAULT_MAX_DEPTH),
+               ("max_line_length", _types.DEFAULT_MAX_LINE_LENGTH), ("raw_fallback", False)]
+    return inspect.Signature(
+        [P(name, P.POSITIONAL_OR_KEYWORD, default=value) for name, value in plain]
+        + [P(name, P.KEYWORD_ONLY, default=value) for name, value in keyword])
+
+
 cdef class Reader:
     """Incremental RESP2/RESP3 parser with ``hiredis.Reader``'s interface.
 
-    ``Reader(protocolError=ProtocolError, replyError=ReplyError, encoding=None,
+    ``Reader(encoding=None, protocolError=ProtocolError, replyError=ReplyError,
     errors=None, notEnoughData=False, *, max_depth=1024, max_line_length=64 MiB,
-    raw_fallback=False)``
+    raw_fallback=False)``: pyredis 1.0's parameter order (``encoding`` first);
+    hiredis' starts with ``protocolError``, so pass those by keyword.
 
     * ``feed(data, offset=None, length=None)`` appends ``data[offset:][:length]``
       (hiredis' ``0`` and ``-1`` mean the same; ``length=0`` feeds nothing, where
@@ -246,6 +260,9 @@ cdef class Reader:
     cdef bytes _encoding_c, _errors_c
     cdef bint _decoding, _utf8, _raw_fallback
 
+    # inspect.signature(Reader): a compiled __init__ shows only (*args, **kwargs).
+    __signature__ = _init_signature()
+
     def __cinit__(self, *args, **kwargs):
         # Usable defaults even if a subclass skips Reader.__init__.
         self._maxbuf = _types.DEFAULT_MAXBUF
@@ -255,7 +272,7 @@ cdef class Reader:
         self._reply_error = ReplyError
         self._not_enough = False
 
-    def __init__(self, protocolError=ProtocolError, replyError=ReplyError, encoding=None,
+    def __init__(self, encoding=None, protocolError=ProtocolError, replyError=ReplyError,
                  errors=None, notEnoughData=False, *, max_depth=_types.DEFAULT_MAX_DEPTH,
                  max_line_length=_types.DEFAULT_MAX_LINE_LENGTH, raw_fallback=False):
         self._raw_fallback = raw_fallback

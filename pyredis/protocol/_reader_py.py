@@ -131,9 +131,10 @@ def _check_codec(encoding, errors):
 class Reader:
     """Incremental RESP2/RESP3 parser with ``hiredis.Reader``'s interface.
 
-    ``Reader(protocolError=ProtocolError, replyError=ReplyError, encoding=None,
+    ``Reader(encoding=None, protocolError=ProtocolError, replyError=ReplyError,
     errors=None, notEnoughData=False, *, max_depth=1024, max_line_length=64 MiB,
-    raw_fallback=False)``
+    raw_fallback=False)``: pyredis 1.0's parameter order (``encoding`` first);
+    hiredis' starts with ``protocolError``, so pass those by keyword.
 
     * ``feed(data, offset=None, length=None)`` appends ``data[offset:][:length]``
       (hiredis' ``0`` and ``-1`` mean the same; ``length=0`` feeds nothing, where
@@ -182,7 +183,7 @@ class Reader:
     __slots__ = (
         "_lines", "_li", "_nl", "_chunks", "_pending_len", "_need_more", "_left_li", "_left",
         "_stack", "_failure", "_deferred", "_protocol_error", "_reply_error", "_not_enough",
-        "_encoding", "_errors", "_decoding", "_raw_fallback", "_maxbuf", "_max_depth", "_max_line", "_tail_cr",
+        "_encoding", "_errors", "_decoding", "_raw_fallback", "_maxbuf", "_max_depth", "_longest", "_tail_cr",
         "_searched", "_scanned",
     )
 
@@ -195,16 +196,16 @@ class Reader:
         self._encoding = self._errors = None
         self._decoding = self._raw_fallback = False
         self._max_depth = DEFAULT_MAX_DEPTH
-        self._max_line = DEFAULT_MAX_LINE_LENGTH
+        self._longest = DEFAULT_MAX_LINE_LENGTH + 1  # max_line_length + its type byte
         self._reset()
         return self
 
-    def __init__(self, protocolError=ProtocolError, replyError=ReplyError, encoding=None,
+    def __init__(self, encoding=None, protocolError=ProtocolError, replyError=ReplyError,
                  errors=None, notEnoughData=False, *, max_depth=DEFAULT_MAX_DEPTH,
                  max_line_length=DEFAULT_MAX_LINE_LENGTH, raw_fallback=False):
         self._raw_fallback = bool(raw_fallback)
         self._max_depth = min(check_limit("max_depth", max_depth), _sys.maxsize)
-        self._max_line = min(check_limit("max_line_length", max_line_length), _sys.maxsize)
+        self._longest = min(check_limit("max_line_length", max_line_length), _sys.maxsize) + 1
         self._protocol_error = _check_factory("protocolError", protocolError)
         self._reply_error = _check_factory("replyError", replyError)
         self._not_enough = notEnoughData
@@ -399,11 +400,11 @@ class Reader:
             digits = (tail + b"".join(self._chunks) if pending else tail)[1:]
             template = _types.MSG_LENGTH_RANGE if digits.isdigit() else _types.MSG_BAD_LENGTH
             raise self._fail(template % (_LENGTH_NAMES[t], _excerpt(digits)))
-        if size > self._max_line and t in LINE_NAMES:
+        if size >= self._longest and t in LINE_NAMES:
             raise self._line_too_long(t, b"")
 
     def _line_too_long(self, t, line):
-        return self._line_error(t, line, _types.MSG_LINE_TOO_LONG % (LINE_NAMES[t], self._max_line))
+        return self._line_error(t, line, _types.MSG_LINE_TOO_LONG % (LINE_NAMES[t], self._longest - 1))
 
     # -- values ----------------------------------------------------------------
 
@@ -514,18 +515,45 @@ class Reader:
         """Return the next complete reply, or ``notEnoughData`` if there is none."""
         if self._failure is not None:
             raise self._refusal()
+        li = self._li
+        nl = self._nl
+        if li + 2 < nl and not self._stack and self._deferred is None and not (
+                self._decoding and shouldDecode):
+            # Fast path: a top-level bulk string, simple string or integer whose
+            # lines are here, with more after it; anything else falls through.
+            lines = self._lines
+            line = lines[li]
+            if line:
+                t = line[0]
+                if t == 36:
+                    n = _LENGTH_CACHE.get(line)
+                    if n is not None and len(lines[li + 1]) == n:
+                        self._li = li + 2
+                        return lines[li + 1]
+                elif t == 43:
+                    if _CR not in line and len(line) <= self._longest:
+                        self._li = li + 1
+                        return line[1:]
+                elif t == 58:
+                    digits = line[1:]
+                    if digits.isdigit() and len(line) <= self._longest:
+                        try:
+                            value = int(digits)
+                        except ValueError:  # beyond sys.get_int_max_str_digits()
+                            pass
+                        else:
+                            self._li = li + 1
+                            return value
         if self._pending_len < self._need_more:
             return self._not_enough  # still waiting: nothing new to look at
         lines = self._lines
-        li = self._li
-        nl = self._nl
         stack = self._stack
         if stack:
             items, size, kind = stack[-1]
         else:
             items = None
         decode = self._decoding and shouldDecode
-        longest = self._max_line + 1  # a one-line reply, its type byte included
+        longest = self._longest
         self._failure = _BUSY
         try:
             while True:
