@@ -27,6 +27,7 @@ Micro-benchmarks (parser rows, writer, pool pair under a profiler-free loop)
 live in the pytest-benchmark suites: ``python -m pytest bench/ --benchmark-only``.
 """
 import argparse
+import fnmatch
 import json
 import os
 import platform
@@ -67,9 +68,34 @@ SCENARIOS = {
     "threads": ("GET, %d threads, pool of %d" % (THREADS, THREADS), IMPLS,
                 ["-c", str(THREADS), "-t", "get", "-P", "1"]),
     "pair": ("pool acquire+release pair", IMPLS, None),
-    "async": ("GET, %d asyncio tasks, pool of %d" % (TASKS, THREADS), IMPLS,
-              ["-c", str(THREADS), "-t", "get", "-P", "1"]),
 }
+
+# asyncio scenarios: id -> (tasks, event loop, value size for a mixed GET/SET
+# load or None for GET of VALUE).  Python clients use a pool of THREADS
+# connections (redis.asyncio: BlockingConnectionPool of THREADS); the C
+# reference is ``redis-benchmark -c <tasks>`` without pipelining.
+ASYNC = {
+    "async": (TASKS, "asyncio", None),
+    "async-uvloop": (TASKS, "uvloop", None),
+    "async-1": (1, "asyncio", None),
+    "async-10": (10, "asyncio", None),
+    "async-500": (500, "asyncio", None),
+    "async-mixed-100": (TASKS, "asyncio", 100),
+    "async-mixed-10k": (TASKS, "asyncio", 10 * 1024),
+}
+
+
+def _async_title(tasks, loop, size):
+    what = "GET" if size is None else "GET/SET of %s values" % (
+        "%d B" % size if size < 1024 else "%d KiB" % (size // 1024))
+    return "%s, %d %s task%s, pool of %d" % (what, tasks, loop, "" if tasks == 1 else "s",
+                                             THREADS)
+
+
+for _sid, (_tasks, _loop, _size) in ASYNC.items():
+    SCENARIOS[_sid] = (_async_title(_tasks, _loop, _size), IMPLS,
+                       ["-c", str(_tasks), "-P", "1"]
+                       + (["-t", "get"] if _size is None else ["-t", "set,get", "-d", str(_size)]))
 
 # pyredis' performance targets.  The 8-thread one is "twice the pure-Python
 # pyredis this project started from", which is not installable here: on these
@@ -79,6 +105,12 @@ USER_US_TARGET = 5.0
 WALL_VS_C_TARGET = 0.90
 BULK_US_TARGET = 1.0
 THREADS_VS_REDISPY_TARGET = 2 * 21.0 / 9.0
+# asyncio, 50 tasks: against redis.asyncio in the same run, ops/s and CPU
+# (user + system) per command; against redis-benchmark -c 50 (C, no
+# pipelining), ops/s; compiled against the pure twins, ops/s.
+ASYNC_VS_REDISPY_TARGET = 4.0
+ASYNC_VS_C_TARGET = 1.0
+ASYNC_VS_PURE_TARGET = 1.5
 # Compiled pair <= 110 ns (a straightforward pure-Python pool is ~500 ns; our
 # pure twin is faster than that, so a ratio to it is reported, not targeted).
 PAIR_NS_TARGET = 110.0
@@ -142,9 +174,9 @@ class PyredisImpl:
         return pool.acquire, pool.release, lambda: self.close_pool(pool)
 
     def async_pool(self, port, size):
-        """(its GET, a coroutine function closing it); tasks wait for a client."""
+        """(its GET, its SET, a coroutine function closing it); tasks wait for a client."""
         pool = self.mod.AsyncPool(host=HOST, port=port, pool_size=size, pool_timeout=WORKER_TIMEOUT)
-        return pool.get, pool.close
+        return pool.get, pool.set, pool.close
 
     def bulk(self, port):
         client = self.mod.Client(host=HOST, port=port)
@@ -193,7 +225,7 @@ class RedisPyImpl:
         cpool = aioredis.BlockingConnectionPool(host=HOST, port=port, max_connections=size,
                                                 timeout=WORKER_TIMEOUT)
         client = aioredis.Redis(connection_pool=cpool)
-        return client.get, cpool.disconnect
+        return client.get, client.set, cpool.disconnect
 
     def pair(self, port):
         cpool = self.redis.ConnectionPool(host=HOST, port=port, max_connections=4)
@@ -322,36 +354,57 @@ def run_threads(impl, port, ops):
         impl.close_pool(shared)
 
 
-def run_async(impl, port, ops):
+def run_async(impl, port, ops, tasks, loop_kind, size):
+    """``tasks`` asyncio tasks through one async pool of THREADS connections:
+    GET of VALUE, or (``size``) a 50/50 mix of SET and GET of ``size``-byte
+    values, each task on keys of its own."""
     import asyncio
 
+    value = VALUE if size is None else b"v" * size
     setter = impl.pool(port)
     setter.set(KEY, VALUE)
     impl.close_pool(setter)
 
     async def main():
-        get, close = impl.async_pool(port, THREADS)
+        get, set_, close = impl.async_pool(port, THREADS)
         try:
-            async def task(n):
-                for _ in repeat(None, n):
-                    await get(KEY)
+            if size is None:
+                async def task(n, key):
+                    for _ in repeat(None, n):
+                        await get(KEY)
+            else:
+                async def task(n, key):
+                    for _ in repeat(None, n // 2):
+                        await set_(key, value)
+                        await get(key)
 
             async def one_pass(per_task):
-                await asyncio.gather(*[task(per_task) for _ in range(TASKS)])
+                await asyncio.gather(*[task(per_task, "bench:%d" % i) for i in range(tasks)])
 
-            await one_pass(max(2, ops // TASKS // 10))  # warm-up: all connections made
+            await one_pass(max(2, ops // tasks // 10))  # warm-up: all connections made
             _check(await get(KEY), VALUE, "async GET")
-            per_task = max(1, ops // TASKS)
+            if size is not None:
+                _check(await get("bench:0"), value, "async GET of a SET value")
+            per_task = max(2, ops // tasks)
             r0 = resource.getrusage(resource.RUSAGE_SELF)
             t0 = time.perf_counter()
             await one_pass(per_task)
             t1 = time.perf_counter()
             r1 = resource.getrusage(resource.RUSAGE_SELF)
-            return {"ops": per_task * TASKS, "wall_s": t1 - t0,
+            done = per_task * tasks if size is None else per_task // 2 * 2 * tasks
+            return {"ops": done, "wall_s": t1 - t0,
                     "user_s": r1.ru_utime - r0.ru_utime, "sys_s": r1.ru_stime - r0.ru_stime}
         finally:
             await close()
 
+    if loop_kind == "uvloop":
+        import uvloop
+
+        loop = uvloop.new_event_loop()
+        try:
+            return loop.run_until_complete(main())
+        finally:
+            loop.close()
     return asyncio.run(main())
 
 
@@ -374,8 +427,9 @@ RUNNERS = {
     "bulk": run_bulk,
     "threads": run_threads,
     "pair": run_pair,
-    "async": run_async,
 }
+for _sid, _spec in ASYNC.items():
+    RUNNERS[_sid] = (lambda spec: lambda impl, port, ops: run_async(impl, port, ops, *spec))(_spec)
 # Loops over operations iterate itertools.repeat (as timeit does), not range:
 # range makes an int object per step, ~10 ns that would be charged to every
 # implementation's per-operation figure.
@@ -466,15 +520,16 @@ def redis_benchmark(port, ops, args):
     except (OSError, subprocess.TimeoutExpired) as exc:
         return {"ok": False, "error": str(exc)}
     r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
-    rps = None
+    rates = []
     for line in proc.stdout.splitlines():
         cells = [c.strip('"') for c in line.split(",")]
         if len(cells) > 1 and cells[0] in ("GET", "SET"):
-            rps = float(cells[1])
-    if proc.returncode != 0 or not rps:
+            rates.append(float(cells[1]))
+    if proc.returncode != 0 or not rates or not all(rates):
         return {"ok": False, "error": "redis-benchmark failed: %s" % (proc.stderr.strip()[-200:],)}
+    # -t set,get runs ops of each, one test after the other.
     return {"ok": True, "result": {
-        "ops": ops, "wall_s": ops / rps,
+        "ops": ops * len(rates), "wall_s": sum(ops / rps for rps in rates),
         "user_s": r1.ru_utime - r0.ru_utime, "sys_s": r1.ru_stime - r0.ru_stime,
     }}
 
@@ -570,6 +625,31 @@ def check_targets(results):
                     " project started from)"
                     % (THREADS, "n/a" if x is None else "%.1fx" % x, THREADS_VS_REDISPY_TARGET),
                     None if x is None else x >= THREADS_VS_REDISPY_TARGET))
+    if "async" in results:
+        def cpu(impl):
+            user, sys_ = get("async", impl, "user_us"), get("async", impl, "sys_us")
+            return None if user is None or sys_ is None else user + sys_
+
+        title = "GET from %d asyncio tasks sharing a pool of %d" % (TASKS, THREADS)
+        x = _ratio(get("async", "pyredis-c", "ops_s"), get("async", "redis-py", "ops_s"))
+        out.append(("%s: %s the commands per second of redis.asyncio; target: at least %gx"
+                    % (title, "n/a" if x is None else "%.1fx" % x, ASYNC_VS_REDISPY_TARGET),
+                    None if x is None else x >= ASYNC_VS_REDISPY_TARGET))
+        x = _ratio(cpu("redis-py"), cpu("pyredis-c"))
+        out.append(("%s: client CPU (user + system) per command is 1/%s of redis.asyncio's;"
+                    " target: at most 1/%g"
+                    % (title, "n/a" if x is None else "%.1f" % x, ASYNC_VS_REDISPY_TARGET),
+                    None if x is None else x >= ASYNC_VS_REDISPY_TARGET))
+        x = _ratio(get("async", "pyredis-c", "ops_s"), get("async", "redis-benchmark", "ops_s"))
+        out.append(("%s: %s the commands per second of redis-benchmark (C) with %d"
+                    " connections, no pipelining; target: at least %gx"
+                    % (title, "n/a" if x is None else "%.2fx" % x, TASKS, ASYNC_VS_C_TARGET),
+                    None if x is None else x >= ASYNC_VS_C_TARGET))
+        x = _ratio(get("async", "pyredis-c", "ops_s"), get("async", "pyredis-py", "ops_s"))
+        out.append(("%s: the compiled twins do %s the commands per second of the pure ones;"
+                    " target: at least %gx"
+                    % (title, "n/a" if x is None else "%.2fx" % x, ASYNC_VS_PURE_TARGET),
+                    None if x is None else x >= ASYNC_VS_PURE_TARGET))
     if "pair" in results:
         # A pair is pure CPU in one thread: the best round's wall time per
         # pair is its cost with the least interference from neighbours
@@ -727,7 +807,8 @@ def parse_args(argv):
     p.add_argument("-n", "--ops", type=int, help="operations per measurement (default 20000; 3000 with --quick)")
     p.add_argument("--rounds", type=int, help="interleaved rounds: best ops/s kept, CPU pooled (default 3; 1 with --quick)")
     p.add_argument("--scenarios", default=",".join(SCENARIOS),
-                   help="comma-separated subset of: %s" % ", ".join(SCENARIOS))
+                   help="comma-separated subset (or patterns: async*) of: %s"
+                   % ", ".join(SCENARIOS))
     p.add_argument("--impls", default=",".join(IMPLS) + ",redis-benchmark",
                    help="comma-separated subset of: %s, redis-benchmark" % ", ".join(IMPLS))
     p.add_argument("--json", metavar="PATH", help="also write every figure (all rounds) as JSON")
@@ -740,7 +821,9 @@ def parse_args(argv):
     args = p.parse_args(argv)
     args.ops = args.ops or (3000 if args.quick else 20000)
     args.rounds = args.rounds or (1 if args.quick else 3)
-    args.scenarios = [s for s in args.scenarios.split(",") if s]
+    # Entries may be patterns: "async*" is every asyncio scenario.
+    args.scenarios = [sid for pattern in args.scenarios.split(",") if pattern
+                      for sid in (fnmatch.filter(SCENARIOS, pattern) or [pattern])]
     args.impls = [s for s in args.impls.split(",") if s]
     unknown = [s for s in args.scenarios if s not in SCENARIOS]
     unknown += [s for s in args.impls if s not in IMPLS + ("redis-benchmark",)]

@@ -11,7 +11,8 @@ import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-SCENARIOS = {"get", "set", "bulk", "threads", "pair", "async"}
+SCENARIOS = {"get", "set", "bulk", "threads", "pair", "async", "async-uvloop", "async-1",
+             "async-10", "async-500", "async-mixed-100", "async-mixed-10k"}
 PYTHON_IMPLS = {"pyredis-c", "pyredis-py", "redis-py"}
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

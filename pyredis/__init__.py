@@ -15,11 +15,13 @@ from pyredis.client import (
     SentinelClient,
 )
 from pyredis.exceptions import (
+    ArgumentError,  # noqa: F401  (importable, not in __all__)
     ProtocolError,
     PyRedisConnClosed,
     PyRedisConnError,
     PyRedisConnReadTimeout,
     PyRedisError,
+    PyRedisBulkError,  # noqa: F401  (importable, not in __all__)
     PyRedisURLError,  # noqa: F401  (importable, not in __all__, as upstream)
     ReplyError,
 )
@@ -69,7 +71,7 @@ __all__ = [
     "ReplyError",
 ]
 
-# The asyncio classes are imported on first use (see pyredis._lazy).
+# The asyncio classes and modules are imported on first use (see pyredis._lazy).
 __getattr__ = lazy_getattr(globals(), {
     "AsyncClient": "pyredis.client.async_client",
     "AsyncClusterClient": "pyredis.client.async_cluster",
@@ -81,4 +83,4 @@ __getattr__ = lazy_getattr(globals(), {
     "AsyncHashPool": "pyredis.pool.async_hash",
     "AsyncSentinelPool": "pyredis.pool.async_sentinel",
     "AsyncSentinelHashPool": "pyredis.pool.async_sentinel_hash",
-})
+}, submodules=("async_helper",))

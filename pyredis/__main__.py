@@ -35,12 +35,14 @@ def why_pure(module):
 
 def report():
     """The report's lines."""
+    # The asyncio protocol's twin is chosen when asyncio is first used: choose it now.
+    importlib.import_module("pyredis.connection.async_connection")
     lines = [
         "pyredis %s (distribution pyredis-cy) from %s"
         % (pyredis.__version__, os.path.dirname(os.path.abspath(pyredis.__file__))),
         "Python %s (%s) on %s" % (platform.python_version(), _interpreter(), platform.platform()),
     ]
-    if pyredis.COMPILED:
+    if _twins.all_compiled():
         lines.append("implementation: compiled (every compiled module is active)")
     else:
         lines.append("implementation: pure (same API, slower): see below")

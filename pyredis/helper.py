@@ -18,6 +18,7 @@ from binascii import crc_hqx
 from collections import deque
 
 from pyredis.connection import Connection
+from pyredis.connection.settings import check_client_settings, check_seconds
 from pyredis.exceptions import PyRedisError
 from pyredis.protocol import to_bytes
 
@@ -26,11 +27,11 @@ __all__ = ["dict_from_list", "tag_from_key", "slot_from_key", "ClusterMap"]
 SLOTS = 16384
 
 
-def dict_from_list(items):
+def dict_from_list(source):
     """``[k1, v1, k2, v2, ...]`` (as HGETALL/CONFIG GET reply) -> ``{k1: v1, k2: v2}``.
 
     A trailing unpaired item is ignored; a repeated key keeps its last value."""
-    it = iter(items)
+    it = iter(source)
     return dict(zip(it, it))
 
 
@@ -173,11 +174,12 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_reset_maps_after_fork)
 
 
-def _positive_seconds(name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError("%s must be a number of seconds, not %s" % (name, type(value).__name__))
-    if not value > 0:  # also refuses NaN
-        raise ValueError("%s must be more than 0 seconds, not %r" % (name, value))
+def _refresh_seconds(value):
+    """``refresh_timeout``: seconds, as a connection timeout, but never None
+    (a refresh must not hang on a node that accepts and never answers)."""
+    if value is None:
+        raise TypeError("refresh_timeout must be a number of seconds, not None")
+    check_seconds("refresh_timeout", value)
     return value
 
 
@@ -200,11 +202,13 @@ class ClusterMapBase:
         self._seeds = deque(node_address(seed) for seed in seeds)
         if not self._seeds:
             raise PyRedisError("%s needs at least one seed (host, port)" % type(self).__name__)
+        check_client_settings(password=password, username=username,
+                              conn_timeout=conn_timeout, read_timeout=read_timeout)
         self._password = password
         self._username = username
         self._conn_timeout = conn_timeout
         self._read_timeout = read_timeout
-        self._refresh_timeout = _positive_seconds("refresh_timeout", refresh_timeout)
+        self._refresh_timeout = _refresh_seconds(refresh_timeout)
         self._lock = lock
         # The whole state, replaced (never modified) by update() and moved().
         self._table = _Table(_EMPTY_SLOTS, frozenset())
@@ -365,6 +369,8 @@ class ClusterMap(ClusterMapBase):
       (unknown endpoint) is skipped.
     * One replica is chosen at random per slot range for reads (not per slot).
     * Fork-safe: a child process gets a fresh default lock.
+    * ``password``, ``username`` and the timeouts are checked at construction
+      (ValueError / TypeError, see pyredis/connection/settings.py).
     * New: ``moved(slot, node)`` points one slot at a node (MOVED replies);
       ``slot_nodes(slot)``, ``nodes()``, ``seeds``, ``refresh_timeout``.
     """
@@ -386,7 +392,7 @@ class ClusterMap(ClusterMapBase):
         self._swap_lock = threading.Lock()
         self._fetching = False
 
-    def update(self, map_id=None):
+    def update(self, map_id):
         """Fetch ``CLUSTER SLOTS`` and swap in a new table; return its id.
 
         ``map_id`` is the id the caller last saw: if the table has changed
@@ -500,7 +506,7 @@ class ForeignMap:
             view = self._view = _ForeignTable(self.wrapped, map_id, {})
         return view
 
-    def update(self, map_id=None):
+    def update(self, map_id):
         self._fetched_at = time.monotonic()
         return self.wrapped.update(map_id)
 

@@ -14,6 +14,7 @@ from pyredis import _twins
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PACKAGE = os.path.dirname(os.path.abspath(pyredis.__file__))
+importlib.import_module("pyredis.connection.async_connection")  # asyncio's twin, chosen late
 COMPILED_MODULES = sorted(_twins.ACTIVE)
 FROM_TREE = PACKAGE == os.path.join(ROOT, "pyredis")
 from_tree = pytest.mark.skipif(not FROM_TREE, reason="needs the source tree (runs on its build)")

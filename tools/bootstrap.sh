@@ -35,7 +35,7 @@ VPY=.venv/bin/python
 say "Python $($VPY -c 'import platform; print(platform.python_version())') in .venv"
 
 # Reinstall dependencies only when this list changes.
-DEPS="pip setuptools>=77 wheel Cython>=3.0 pytest>=7 pytest-benchmark>=4 pytest-timeout hypothesis>=6 trustme>=1.0 hiredis>=2.0 redis>=5 matplotlib>=3.5"
+DEPS="pip setuptools>=77 wheel Cython>=3.0 pytest>=7 pytest-benchmark>=4 pytest-timeout hypothesis>=6 trustme>=1.0 hiredis>=2.0 redis>=5 matplotlib>=3.5 uvloop>=0.17"
 STAMP=.venv/.pyredis-deps
 if [ "$(cat "$STAMP" 2>/dev/null)" != "$DEPS" ]; then
     say "installing the build, test and benchmark dependencies into .venv (once)"

@@ -1,8 +1,8 @@
 """AsyncClusterClient: the asyncio twin of ClusterClient (one connection per node)."""
 import asyncio
 
+import pyredis.client
 from pyredis import commands
-from pyredis.async_helper import AsyncClusterMap
 from pyredis.client.cluster_routing import (
     CLOSE,
     CONNECT,
@@ -13,7 +13,6 @@ from pyredis.client.cluster_routing import (
     asking_commands,
     asking_reply,
 )
-from pyredis.connection.async_connection import AsyncConnection
 
 __all__ = ["AsyncClusterClient"]
 
@@ -41,13 +40,17 @@ class AsyncClusterClient(
 
     Differences from pyredis 1.0's AsyncClusterClient, besides those:
     ``await close()`` and ``async with client:`` (upstream had no close);
-    concurrent tasks may share one client: each node connection serves its
-    commands one at a time, so every task gets its own reply (upstream
-    interleaved them).  Transactions (MULTI ... EXEC) need the client to
-    themselves.  Use a client from one event loop.
+    concurrent tasks may share one client: each node connection pipelines
+    their commands and matches the replies in order, so every task gets its
+    own reply (upstream interleaved them), and a cancelled task's reply is
+    read and dropped.  ``AsyncClusterMap`` and ``AsyncConnection`` are
+    looked up in ``pyredis.client`` when used, as upstream did.
+    Transactions (MULTI ... EXEC) need the client to themselves.  Use a
+    client from one event loop.
     """
 
-    _map_class = AsyncClusterMap
+    # Looked up when used, in pyredis.client, as upstream did (mock.patch works).
+    _map_class = property(lambda self: pyredis.client.AsyncClusterMap)
 
     async def execute(self, *args, shard_key=None, sock=None, asking=False, retries=3):
         """Run one command on the node serving ``shard_key``, or on node ``sock``.
@@ -84,7 +87,7 @@ class AsyncClusterClient(
                         else:
                             value = await conn.execute(*args)
                     elif op is CONNECT:
-                        value = self._connection_for(step[1], AsyncConnection)
+                        value = self._connection_for(step[1], pyredis.client.AsyncConnection)
                         # Connect now, so that a failure here is known to have sent nothing.
                         await value._ensure_connected()
                     elif op is UPDATE:
@@ -106,7 +109,7 @@ class AsyncClusterClient(
 
     @staticmethod
     def _connected(conn):
-        return conn._transport is not None
+        return conn._connected()
 
     async def close(self):
         """Close every node connection; the client cannot be used again.  Idempotent."""

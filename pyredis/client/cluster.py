@@ -83,6 +83,9 @@ class ClusterClient(
     * A client built from ``seeds`` passes ``password`` / ``username`` (and
       the timeouts) to its map, so an authenticated cluster works without a
       pool (upstream fetched ``CLUSTER SLOTS`` without AUTH).
+    * The node connections' settings are checked at construction
+      (ValueError / TypeError, see pyredis/connection/settings.py), not when
+      a node is first used.
     * New: ``close()`` (closes every node connection; later commands raise
       ``PyRedisConnError("Connection Gone")``), ``with client:``, and the
       ``closed`` property is True after ``close()`` (upstream: always

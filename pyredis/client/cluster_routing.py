@@ -31,6 +31,7 @@ import inspect
 import weakref
 
 from pyredis._describe import database, describe, endpoints
+from pyredis.connection.settings import check_client_settings
 from pyredis.exceptions import (
     PyRedisConnClosed,
     PyRedisConnError,
@@ -40,7 +41,7 @@ from pyredis.exceptions import (
 )
 from pyredis.connection.settings import CLOSED_PROPERTY
 from pyredis.helper import ClusterMapBase, ForeignMap, node_address, node_name, slot_from_key
-from pyredis.protocol import pack_command
+from pyredis.protocol import pack_args
 
 __all__ = ["ClusterRouting", "READ_COMMANDS", "TRYAGAIN_DELAY", "CLUSTERDOWN_DELAYS",
            "parse_redirect"]
@@ -95,7 +96,7 @@ def parse_redirect(exc):
 
 def asking_commands(args):
     """``ASKING`` and the command, packed for one write (two replies)."""
-    return pack_command((b"ASKING",)) + pack_command(args)
+    return pack_args((b"ASKING",)) + pack_args(args)
 
 
 def asking_reply(replies):
@@ -122,6 +123,9 @@ class ClusterRouting:
                  refresh_timeout=None, push_handler=None):
         if bool(seeds) == bool(cluster_map):
             raise PyRedisError("Exactly one of seeds or cluster_map must be given")
+        # Node connections are made on first use: check their settings now.
+        check_client_settings(database, password, encoding, conn_timeout, read_timeout,
+                              username)
         if cluster_map is None:
             options = {} if refresh_timeout is None else {"refresh_timeout": refresh_timeout}
             cluster_map = self._map_class(seeds, password=password, username=username,

@@ -11,7 +11,7 @@ class Subscribe:
 
     __repr__ = connection_client_repr  # PubSubClient, AsyncPubSubClient
 
-    psubscribe = subscriber("psubscribe", b"PSUBSCRIBE")
-    punsubscribe = subscriber("punsubscribe", b"PUNSUBSCRIBE")
-    subscribe = subscriber("subscribe", b"SUBSCRIBE")
-    unsubscribe = subscriber("unsubscribe", b"UNSUBSCRIBE")
+    psubscribe = subscriber("psubscribe", b"PSUBSCRIBE", "pattern [pattern ...]")
+    punsubscribe = subscriber("punsubscribe", b"PUNSUBSCRIBE", "[pattern ...]")
+    subscribe = subscriber("subscribe", b"SUBSCRIBE", "channel [channel ...]")
+    unsubscribe = subscriber("unsubscribe", b"UNSUBSCRIBE", "[channel ...]")

@@ -52,7 +52,7 @@ from pyredis.connection.settings import (
     deliver_push,
     handshake_ok,
 )
-from pyredis.protocol import PushNotification, pack_command
+from pyredis.protocol import PushNotification, Reader, pack_args
 
 # The request path: compiled (on the descriptor, GIL released) or pure.
 _io = import_twin("pyredis.connection", "_io")
@@ -196,7 +196,7 @@ class Connection(ConnectionSettings):
         self._fd = -1  # the socket's descriptor when _io may use it directly
         self._reader = None
         self._buf = None
-        self._requester = _io.Requester(self, pack_command, ReplyError, PushNotification,
+        self._requester = _io.Requester(self, pack_args, ReplyError, PushNotification,
                                         NOT_ENOUGH)
         if type(self).execute is _EXECUTE:
             # The hot path: ``conn.execute`` (and so Client.execute) is the
@@ -213,7 +213,7 @@ class Connection(ConnectionSettings):
         # unpackable password) fails before a socket exists.
         reader = self._new_reader()
         handshake = self._handshake_commands()
-        handshake_data = b"".join([pack_command(cmd) for cmd in handshake])
+        handshake_data = b"".join([pack_args(cmd) for cmd in handshake])
         sock = self._open_socket()
         self._sock = sock
         self._reader = reader
@@ -232,9 +232,14 @@ class Connection(ConnectionSettings):
 
     def _new_reader(self):
         reader_class = _package.Reader  # looked up now, as upstream did
-        if self._encoding:
-            return reader_class(encoding=self._encoding, notEnoughData=NOT_ENOUGH)
-        return reader_class(notEnoughData=NOT_ENOUGH)
+        if not self._encoding:
+            return reader_class(notEnoughData=NOT_ENOUGH)
+        if reader_class is Reader:
+            # A string that does not decode comes back as bytes, as upstream's
+            # reader returned it (another Reader put there decides for itself).
+            return reader_class(encoding=self._encoding, notEnoughData=NOT_ENOUGH,
+                                raw_fallback=True)
+        return reader_class(encoding=self._encoding, notEnoughData=NOT_ENOUGH)
 
     def _handshake_replies(self, count):
         """Read the handshake's ``count`` replies; raise the first error reply,
@@ -326,7 +331,7 @@ class Connection(ConnectionSettings):
     # -- writing -----------------------------------------------------------
     def write(self, *args):
         """Send one command; do not read its reply."""
-        self._send(pack_command(args))
+        self._send(pack_args(args))
 
     def _send(self, data):
         """Send pre-packed ``data`` (after the idle check, see the class docstring)."""

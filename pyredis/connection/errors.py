@@ -3,7 +3,7 @@ that the twins say the same thing (users and tests match on these texts)."""
 from pyredis.exceptions import PyRedisConnError, PyRedisConnReadTimeout
 
 __all__ = ["CommandNotSent", "gone", "connect_failed", "write_failed", "read_timeout",
-           "unexpected_data", "closed_while_idle"]
+           "unexpected_data", "closed_while_idle", "unsolicited", "stream_lost"]
 
 # Longest excerpt of stray data quoted in an error message.
 _EXCERPT = 80
@@ -48,3 +48,13 @@ def closed_while_idle(reason):
     """The server ended the stream (or reset it) while no command was outstanding."""
     return CommandNotSent("The server closed the connection while it was idle; the command "
                           "was not sent: %s" % (reason,))
+
+
+def unsolicited():
+    """Bytes nobody asked for arrived (asyncio): the connection is given up."""
+    return PyRedisConnError("Unsolicited data from the server: connection closed")
+
+
+def stream_lost(exc):
+    """A pipelined reply queued behind one whose parsing failed."""
+    return PyRedisConnError("Connection lost: an earlier reply failed (%s)" % (exc,))

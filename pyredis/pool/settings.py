@@ -20,14 +20,17 @@ import ssl as _ssl
 import sys
 
 from pyredis._describe import database, describe, endpoint
-from pyredis.connection.settings import check_push_handler, check_target
+from pyredis.connection.settings import (check_client_settings, check_push_handler, check_target,
+                                         check_tls)
 
 __all__ = ["ClientSettings", "TLSSettings", "ServerPoolSettings"]
 
 
 class ClientSettings:
     """The client settings of a pool, as read-only properties, and
-    ``_client_factory()``, what a pool makes its clients with."""
+    ``_client_factory()``, what a pool makes its clients with.  Settings are
+    checked as a connection checks them (pyredis/connection/settings.py), so
+    a bad pool fails at construction, not at its first command."""
 
     __slots__ = ()
     _client_class = None  # each pool's own
@@ -37,6 +40,8 @@ class ClientSettings:
 
     def _set_client_settings(self, database, password, encoding, conn_timeout, read_timeout,
                              username, push_handler=None):
+        check_client_settings(database, password, encoding, conn_timeout, read_timeout,
+                              username)
         self._database = database
         self._password = password
         self._encoding = encoding
@@ -110,6 +115,7 @@ class TLSSettings:
     __slots__ = ()
 
     def _set_tls(self, ssl, ssl_context):
+        check_tls(ssl, ssl_context)
         self._ssl = bool(ssl)
         self._ssl_context = ssl_context
 
@@ -142,7 +148,7 @@ class ServerPoolSettings(TLSSettings):
     __slots__ = ()
 
     def _set_target(self, host, port, unix_sock, ssl, ssl_context):
-        check_target(host, unix_sock, ssl or ssl_context is not None)
+        check_target(host, port, unix_sock, ssl, ssl_context)
         self._host = host
         self._port = port
         self._unix_sock = unix_sock
