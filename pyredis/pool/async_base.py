@@ -152,13 +152,10 @@ class AsyncBasePool(PoolState, ClientSettings):
     """
 
     _close_on_err = False  # Sentinel pools set this to True
-    _takes_push_handler = True  # its clients take push_handler (passed on to each connection)
 
     def __init__(self, database=0, password=None, encoding=None, conn_timeout=2,
                  read_timeout=2, pool_size=16, lock=None, username=None, *,
                  pool_timeout=None, max_idle_time=None, push_handler=None):
-        if push_handler is not None and not self._takes_push_handler:
-            raise TypeError("%s does not take a push_handler" % type(self).__name__)
         self._pool_size = _check_pool_size(pool_size)
         self._pool_timeout = _check_seconds("pool_timeout", pool_timeout)
         self._max_idle_time = _check_seconds("max_idle_time", max_idle_time)
