@@ -34,7 +34,7 @@ class AsyncClusterMap(ClusterMapBase):
         super().__init__(seeds, password, lock, username, conn_timeout=conn_timeout,
                          read_timeout=read_timeout, refresh_timeout=refresh_timeout)
 
-    async def update(self, map_id=None):
+    async def update(self, map_id):
         """Fetch ``CLUSTER SLOTS`` and swap in a new table; return its id.
 
         ``map_id``: the id the caller last saw; if the table changed since,

@@ -392,7 +392,7 @@ class ClusterMap(ClusterMapBase):
         self._swap_lock = threading.Lock()
         self._fetching = False
 
-    def update(self, map_id=None):
+    def update(self, map_id):
         """Fetch ``CLUSTER SLOTS`` and swap in a new table; return its id.
 
         ``map_id`` is the id the caller last saw: if the table has changed
@@ -506,7 +506,7 @@ class ForeignMap:
             view = self._view = _ForeignTable(self.wrapped, map_id, {})
         return view
 
-    def update(self, map_id=None):
+    def update(self, map_id):
         self._fetched_at = time.monotonic()
         return self.wrapped.update(map_id)
 

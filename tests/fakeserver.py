@@ -122,3 +122,23 @@ class FakeRedis:
             pass
         except Exception as exc:  # surfaced by tests that check .errors
             self.errors.append(exc)
+
+
+class StrayAfterReply:
+    """Script: answer the first command; once ``go`` is set (the client has its
+    reply), send ``stray``, bytes nobody asked for; then record in ``seen``
+    any command that still comes (the tests expect none)."""
+
+    def __init__(self, stray):
+        self.stray = stray
+        self.go = threading.Event()
+        self.seen = []
+
+    def __call__(self, peer):
+        peer.send(answer(peer.read_command()))
+        self.go.wait(5)
+        peer.send(self.stray)
+        try:
+            self.seen.append(peer.read_command())
+        except EOFError:
+            pass

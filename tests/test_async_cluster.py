@@ -181,7 +181,7 @@ async def test_map_concurrent_refreshes_share_one_fetch(cluster, seeds, monkeypa
 async def test_map_with_a_given_lock(cluster, seeds):
     lock = asyncio.Lock()
     cluster_map = AsyncClusterMap(seeds, lock=lock)
-    assert await cluster_map.update() != await cluster_map.update()
+    assert await cluster_map.update(None) != await cluster_map.update(None)
     assert not lock.locked()
     assert len(cluster_map.hosts()) == 3
     with pytest.raises(TypeError, match="async with"):  # it would block the event loop
@@ -193,27 +193,27 @@ async def test_map_asks_the_node_that_answered_last_and_failed_nodes_last(cluste
     asked = record_fetches(monkeypatch, pyredis.async_helper, AsyncConnection)
     dead, seed = dead_address(), cluster.replicas()[0]
     cluster_map = AsyncClusterMap([dead, seed.addr], refresh_timeout=0.3)
-    await cluster_map.update()
+    await cluster_map.update(None)
     assert asked == [dead, seed.addr]
     assert cluster_map.seeds == [seed.addr, dead]  # the failed seed went to the back
     with hung(seed):
         del asked[:]
-        await cluster_map.update()
+        await cluster_map.update(None)
         assert asked[:2] == [seed.addr, dead] and len(asked) == 3
         other = asked[2]
         del asked[:]
-        await cluster_map.update()
+        await cluster_map.update(None)
         assert asked == [other]  # the last to answer, not a seed: asked first
     cluster.wait_replicas_listed()
 
 
 @async_test
 async def test_map_authenticates(cluster, seeds):
-    await AsyncClusterMap(seeds, username="full", password="pw").update()
+    await AsyncClusterMap(seeds, username="full", password="pw").update(None)
     with pytest.raises(PyRedisError, match="NOPERM|permission"):
-        await AsyncClusterMap(seeds, username="nocluster", password="pw").update()
+        await AsyncClusterMap(seeds, username="nocluster", password="pw").update(None)
     with pytest.raises(PyRedisError, match="WRONGPASS|invalid"):
-        await AsyncClusterMap(seeds, username="full", password="wrong").update()
+        await AsyncClusterMap(seeds, username="full", password="wrong").update(None)
 
 
 @pytest.mark.parametrize("slave_ok", [False, True])
@@ -305,7 +305,7 @@ async def test_moved_after_a_slot_moves(cluster, seeds):
     stale = AsyncClusterMap(seeds)
     try:
         await client.set(key, "v")
-        await stale.update()
+        await stale.update(None)
         cluster.move_slot(slot, home, target)
         stale_client = AsyncClusterClient(cluster_map=stale)
         assert await stale_client.ping(sock=home.name) == b"PONG"  # connected to home
@@ -434,7 +434,7 @@ async def test_a_write_sent_to_a_replica_follows_its_moved(cluster, seeds, monke
     primary = cluster.owner_of_key(key)
     replica = cluster.replica_of(primary)
     async with AsyncClusterClient(seeds=seeds, slave_ok=True) as client:
-        before = await client.cluster_map.update()
+        before = await client.cluster_map.update(None)
         replica.call("CONFIG", "RESETSTAT")
         assert await client.incr(key) == 1
         assert b"errorstat_MOVED:count=1" in replica.call("INFO", "errorstats")
@@ -591,7 +591,7 @@ async def refresh_under_way(cluster_map, monkeypatch):
         return await fetch(current)
 
     monkeypatch.setattr(cluster_map, "_fetch", slow_fetch)
-    refresh = asyncio.ensure_future(cluster_map.update())
+    refresh = asyncio.ensure_future(cluster_map.update(None))
     try:
         await asyncio.wait_for(started.wait(), 10)
         yield refresh

@@ -692,7 +692,7 @@ def test_no_reference_cycle_keeps_a_closed_client_alive(redis):
     assert proto.reader is None and proto.lost is not None
 
 
-def test_pools_pass_push_handler_to_their_connections():
+def test_pools_pass_push_handler_to_their_connections(redis):
     def handler(push):
         pass
 
@@ -702,5 +702,24 @@ def test_pools_pass_push_handler_to_their_connections():
     assert hashed._connect()._connection(0)._push_handler is handler
     with pytest.raises(TypeError, match="push_handler"):
         AsyncPool(host="127.0.0.1", push_handler="not callable")
-    with mock.patch("pyredis.pool.AsyncClusterMap"), pytest.raises(TypeError, match="push_handler"):
-        pyredis.AsyncClusterPool([("127.0.0.1", 1)], push_handler=handler)
+    with mock.patch("pyredis.pool.AsyncClusterMap"):
+        cluster = pyredis.AsyncClusterPool([("127.0.0.1", 1)], push_handler=handler)
+    assert cluster._connect()._conn_kwargs["push_handler"] is handler
+
+    async def node():
+        return (redis.host, redis.port)
+
+    async def sentinel_clients():
+        sentinel = pyredis.AsyncSentinelPool([("127.0.0.1", 1)], "m", push_handler=handler)
+        sentinel._locator.node = node
+        sentinel_hash = pyredis.AsyncSentinelHashPool([("127.0.0.1", 1)], ["m1"],
+                                                      push_handler=handler)
+        for locator in sentinel_hash._locators:
+            locator.node = node
+        clients = await sentinel._connect(), await sentinel_hash._connect()
+        assert clients[0]._conn._push_handler is handler
+        assert clients[1]._connection(0)._push_handler is handler
+        await sentinel.close()
+        await sentinel_hash.close()
+
+    asyncio.run(sentinel_clients())

@@ -3,6 +3,7 @@ import pytest
 
 from pyredis import Client
 from pyredis import client as client_module
+from pyredis.connection import Connection
 from pyredis.exceptions import PyRedisConnError, PyRedisError, ReplyError
 
 
@@ -256,3 +257,294 @@ def test_subclass_override_of_execute_is_honoured(redis):
     assert c.bulk_stop() == [b"v"]
     c.get("k")
     assert seen == [b"SET", b"GET", b"GET"]
+
+
+# -- RESP3 ---------------------------------------------------------------------------
+FALSE_SCRIPT = "redis.setresp(3); return false"
+
+
+def test_resp3_false_in_bulk_mode(redis):
+    c = Client(host=redis.host, port=redis.port, read_timeout=None)
+    c.execute("HELLO", 3)
+    assert c.eval(FALSE_SCRIPT, 0) is False
+    c.bulk_start(bulk_size=2)
+    c.eval(FALSE_SCRIPT, 0)
+    c.ping()  # a full batch: flushed here
+    c.eval(FALSE_SCRIPT, 0)
+    assert c.bulk_stop() == [False, b"PONG", False]
+
+
+def test_push_handler_goes_to_the_connection(redis):
+    c = Client(host=redis.host, port=redis.port, push_handler=print)
+    assert c._conn.push_handler is print
+
+
+# -- closed ------------------------------------------------------------------------------
+def closed_owners(redis):
+    from pyredis import ClusterClient, HashClient, PubSubClient
+    from pyredis.connection import Connection
+
+    return [Client(host=redis.host, port=redis.port),
+            PubSubClient(host=redis.host, port=redis.port),
+            HashClient(buckets=[(redis.host, redis.port)]),
+            ClusterClient(seeds=[(redis.host, redis.port)]),
+            Connection(host=redis.host, port=redis.port)]
+
+
+def test_closed_is_a_read_only_property(redis):
+    import inspect
+
+    for obj in closed_owners(redis):
+        assert isinstance(inspect.getattr_static(obj, "closed"), property)
+        assert obj.closed is False
+        with pytest.raises(AttributeError):
+            obj.closed = True
+        assert obj.closed is False
+        obj.close()
+        assert obj.closed is True
+
+
+def test_closed_follows_the_connection(redis):
+    c = Client(host=redis.host, port=redis.port)
+    c.ping()
+    c._conn.close()  # as a failure does
+    assert c.closed is True
+
+
+def test_pool_drops_a_client_whose_closed_says_so(redis):
+    from pyredis import Pool
+
+    class Flagged(Client):
+        @property
+        def closed(self):  # not the stock property: the pool must ask it
+            return self.flag
+
+    class FlaggedPool(Pool):
+        def _connect(self):
+            return Flagged(host=self.host, port=self.port)
+
+    pool = FlaggedPool(host=redis.host, port=redis.port, pool_size=2)
+    client = pool.acquire()
+    assert type(client) is Flagged
+    client.flag = False
+    pool.release(client)
+    assert pool._pool_free == {client}
+    client = pool.acquire()
+    client.flag = True
+    pool.release(client)
+    assert pool._pool_free == frozenset() and client not in pool._pool_used
+
+
+# -- mocking as upstream allowed it ----------------------------------------------------
+def test_patched_client_execute_is_called(redis):
+    from unittest import mock
+
+    with mock.patch.object(Client, "execute", return_value=b"mocked") as execute:
+        c = Client(host=redis.host, port=redis.port)
+        assert c.get("k") == b"mocked"
+        c.bulk_start()
+        c.set("k", "v")
+        c.bulk_stop()
+    execute.assert_has_calls([mock.call(b"GET", "k"), mock.call(b"SET", "k", "v")])
+    assert Client(host=redis.host, port=redis.port).get("k") is None  # the real one again
+
+
+def test_patched_client_execute_reaches_pooled_clients(redis):
+    from unittest import mock
+    from pyredis import Pool
+
+    pool = Pool(host=redis.host, port=redis.port)
+    with mock.patch.object(Client, "execute", return_value=b"mocked") as execute:
+        assert pool.get("k") == b"mocked"
+    execute.assert_called_once_with(b"GET", "k")
+
+
+def test_patched_client_execute_with_autospec(redis):
+    from unittest import mock
+
+    with mock.patch.object(Client, "execute", autospec=True, return_value=7) as execute:
+        c = Client(host=redis.host, port=redis.port)
+        assert c.incr("n") == 7
+    execute.assert_called_once_with(c, b"INCR", "n")
+
+
+def test_patched_connection_class(redis):
+    from unittest import mock
+
+    with mock.patch("pyredis.client.Connection") as connection:
+        conn = connection.return_value
+        conn.read.return_value = b"v"
+        c = Client(host="somewhere", port=1234, database=2)
+        connection.assert_called_once_with(host="somewhere", port=1234, database=2)
+        assert c.get("k") == b"v"
+        conn.write.assert_called_once_with(b"GET", "k")
+        conn.read.side_effect = [b"OK", b"OK", 1]
+        c.bulk_start(bulk_size=2)
+        c.set("a", 1)
+        c.set("b", 2)  # the batch is full: its replies are read
+        assert conn.read.call_count == 3
+        c.incr("n")
+        assert c.bulk_stop() == [b"OK", b"OK", 1]
+        assert conn.write.call_args_list[1:] == [mock.call(b"SET", "a", 1),
+                                                  mock.call(b"SET", "b", 2),
+                                                  mock.call(b"INCR", "n")]
+        assert conn.read.call_args_list[1:] == [mock.call(raise_on_result_err=False)] * 3
+        assert c.closed is False
+        c.close()
+        conn.close.assert_called_once_with()
+        assert c.closed is True
+
+
+def test_patched_connection_class_for_pubsub():
+    from unittest import mock
+    from pyredis import PubSubClient
+
+    with mock.patch("pyredis.client.Connection") as connection:
+        conn = connection.return_value
+        conn.read.return_value = [b"subscribe", b"ch", 1]
+        s = PubSubClient(host="h")
+        s.subscribe("ch")
+        assert s.get() == [b"subscribe", b"ch", 1]
+    conn.write.assert_called_once_with(b"SUBSCRIBE", "ch")
+    conn.read.assert_called_once_with(close_on_timeout=False)
+
+
+def test_connection_subclass_in_connection_s_place_keeps_the_fast_path(redis, monkeypatch):
+    import pyredis.client
+    from pyredis.connection import Connection
+
+    made = []
+
+    class Recording(Connection):
+        def __init__(self, **kwargs):
+            made.append(kwargs)
+            super().__init__(**kwargs)
+
+    monkeypatch.setattr(pyredis.client, "Connection", Recording)
+    c = Client(host=redis.host, port=redis.port)
+    assert made == [{"host": redis.host, "port": redis.port}]
+    assert c.ping() == b"PONG"
+    assert c.execute == c._conn._requester  # still the fast path
+
+
+def test_pool_looks_its_client_class_up_when_connecting(redis):
+    from unittest import mock
+    from pyredis import Pool
+
+    pool = Pool(host=redis.host, port=redis.port, database=1)  # made before the patch
+    with mock.patch("pyredis.pool.Client") as client_class:
+        client_class.return_value.execute.return_value = b"v"
+        assert pool.get("k") == b"v"
+    client_class.assert_called_once_with(
+        host=redis.host, port=redis.port, unix_sock=None, database=1, password=None,
+        encoding=None, conn_timeout=2, read_timeout=2, username=None)
+    client_class.return_value.execute.assert_called_once_with(b"GET", "k")
+
+
+def test_hash_pool_looks_its_client_class_up_when_connecting():
+    from unittest import mock
+    from pyredis import HashPool
+
+    pool = HashPool(buckets=[("h1", 1), ("h2", 2)], password="pw")
+    with mock.patch("pyredis.pool.HashClient") as client_class:
+        client_class.return_value.execute.return_value = b"v"
+        assert pool.get("k") == b"v"
+    client_class.assert_called_once_with(
+        buckets=[("h1", 1), ("h2", 2)], database=0, password="pw", encoding=None,
+        conn_timeout=2, read_timeout=2, username=None)
+    client_class.return_value.execute.assert_called_once_with(b"GET", "k", shard_key="k")
+
+
+def test_cluster_pool_looks_its_client_class_up_when_connecting():
+    from unittest import mock
+    from pyredis import ClusterPool
+
+    pool = ClusterPool(seeds=[("h1", 1)], slave_ok=True)
+    with mock.patch("pyredis.pool.ClusterClient") as client_class:
+        client_class.return_value.execute.return_value = b"v"
+        assert pool.get("k") == b"v"
+    client_class.assert_called_once_with(
+        database=0, password=None, encoding=None, slave_ok=True, conn_timeout=2,
+        read_timeout=2, cluster_map=pool.cluster_map, username=None)
+
+
+def test_sentinel_pools_look_their_client_class_up_when_connecting(redis):
+    from unittest import mock
+    from pyredis import SentinelHashPool, SentinelPool
+
+    pool = SentinelPool(sentinels=[("s", 1)], name="mymaster")
+    pool._locator.node = lambda: (redis.host, redis.port)  # no sentinel in this test
+    with mock.patch("pyredis.pool.Client") as client_class:
+        client_class.return_value.execute.return_value = b"v"
+        assert pool.get("k") == b"v"
+    client_class.assert_called_once_with(
+        host=redis.host, port=redis.port, database=0, password=None, encoding=None,
+        conn_timeout=2, read_timeout=2, username=None)
+
+    hash_pool = SentinelHashPool(sentinels=[("s", 1)], buckets=["m1"])
+    for locator in hash_pool._locators:
+        locator.node = lambda: (redis.host, redis.port)
+    with mock.patch("pyredis.pool.HashClient") as client_class:
+        client_class.return_value.execute.return_value = b"v"
+        assert hash_pool.get("k") == b"v"
+    assert client_class.call_args.kwargs["buckets"] == [(redis.host, redis.port)]
+
+
+# -- push_handler through every sync pool and client ---------------------------------------
+def test_push_handler_reaches_every_pooled_connection(redis):
+    from pyredis import ClusterPool, HashPool, Pool, SentinelHashPool, SentinelPool
+
+    def handler(push):
+        pass
+
+    pool = Pool(host=redis.host, port=redis.port, push_handler=handler)
+    assert pool.push_handler is handler
+    with pool.lease() as client:
+        assert client._conn.push_handler is handler
+
+    hash_pool = HashPool(buckets=[(redis.host, redis.port)], push_handler=handler)
+    with hash_pool.lease() as client:
+        client.ping(sock="%s_%s" % (redis.host, redis.port))
+        assert client._conns[0].push_handler is handler
+
+    cluster_pool = ClusterPool(seeds=[(redis.host, redis.port)], push_handler=handler)
+    client = cluster_pool._connect()
+    assert client._conn_kwargs["push_handler"] is handler
+
+    sentinel_pool = SentinelPool(sentinels=[("s", 1)], name="m", push_handler=handler)
+    sentinel_pool._locator.node = lambda: (redis.host, redis.port)
+    with sentinel_pool.lease() as client:
+        assert client._conn.push_handler is handler
+
+    sentinel_hash_pool = SentinelHashPool(sentinels=[("s", 1)], buckets=["m1"],
+                                          push_handler=handler)
+    for locator in sentinel_hash_pool._locators:
+        locator.node = lambda: (redis.host, redis.port)
+    with sentinel_hash_pool.lease() as client:
+        assert client._connection(0).push_handler is handler
+
+
+def test_push_handler_reaches_hash_and_cluster_client_connections(redis):
+    from pyredis import ClusterClient, HashClient
+
+    def handler(push):
+        pass
+
+    client = HashClient(buckets=[(redis.host, redis.port)], push_handler=handler)
+    assert client._connection(0).push_handler is handler
+    cluster = ClusterClient(seeds=[(redis.host, redis.port)], push_handler=handler)
+    assert cluster._connection_for((redis.host, redis.port), Connection).push_handler is handler
+
+
+def test_push_handler_of_a_pool_must_be_callable():
+    from pyredis import Pool
+
+    with pytest.raises(TypeError, match="push_handler must be a callable or None"):
+        Pool(host="h", push_handler="not callable")
+
+
+def test_get_by_url_has_no_push_handler(redis):
+    from pyredis import get_by_url
+
+    pool = get_by_url("redis://%s:%s" % (redis.host, redis.port))
+    assert pool.push_handler is None

@@ -215,14 +215,14 @@ def test_map_seed_forms_and_a_dead_seed(cluster):
     live = cluster.nodes[2]
     cluster_map = ClusterMap([dead_address(), "%s:%d" % live.addr, list(live.addr)],
                              conn_timeout=0.5)
-    cluster_map.update()
+    cluster_map.update(None)
     assert len(cluster_map.hosts()) == 3
     assert ClusterMap(live.addr).seeds == ClusterMap("%s:%d" % live.addr).seeds == [live.addr]
 
 
 def test_map_falls_back_to_known_nodes(cluster, seeds):
     cluster_map = ClusterMap(seeds)
-    cluster_map.update()
+    cluster_map.update(None)
     cluster_map._seeds.clear()
     cluster_map._seeds.append(dead_address())  # every seed gone
     before = cluster_map.id
@@ -234,35 +234,35 @@ def test_map_asks_the_node_that_answered_last_and_failed_nodes_last(cluster, mon
     asked = record_fetches(monkeypatch, pyredis.helper, Connection)
     dead, seed = dead_address(), cluster.replicas()[0]
     cluster_map = ClusterMap([dead, seed.addr], refresh_timeout=0.3)
-    cluster_map.update()
+    cluster_map.update(None)
     assert asked == [dead, seed.addr]
     assert cluster_map.seeds == [seed.addr, dead]  # the failed seed went to the back
     with hung(seed):  # a node that accepts connections but never answers
         del asked[:]
-        cluster_map.update()
+        cluster_map.update(None)
         # asked first (it answered last), then the seeds, then the other nodes
         assert asked[:2] == [seed.addr, dead] and len(asked) == 3
         other = asked[2]
         del asked[:]
-        cluster_map.update()
+        cluster_map.update(None)
         assert asked == [other]  # the last to answer, not a seed: asked first
     cluster.wait_replicas_listed()
     del asked[:]
-    cluster_map.update()
+    cluster_map.update(None)
     assert asked == [other]
 
 
 def test_map_authenticates(cluster, seeds):
-    ClusterMap(seeds, username="full", password="pw").update()
+    ClusterMap(seeds, username="full", password="pw").update(None)
     with pytest.raises(PyRedisError, match="NOPERM|permission"):
-        ClusterMap(seeds, username="nocluster", password="pw").update()  # credentials used
+        ClusterMap(seeds, username="nocluster", password="pw").update(None)  # credentials used
     with pytest.raises(PyRedisError, match="WRONGPASS|invalid"):
-        ClusterMap(seeds, username="full", password="wrong").update()
+        ClusterMap(seeds, username="full", password="wrong").update(None)
 
 
 def test_map_readers_never_see_a_partial_table(cluster, seeds):
     cluster_map = ClusterMap(seeds)
-    cluster_map.update()
+    cluster_map.update(None)
     primaries = {node.name for node in cluster.primaries()}
     errors = []
     stop = threading.Event()
@@ -282,7 +282,7 @@ def test_map_readers_never_see_a_partial_table(cluster, seeds):
         thread.start()
     try:
         for _ in range(15):
-            cluster_map.update()
+            cluster_map.update(None)
     finally:
         stop.set()
         for thread in threads:
@@ -379,7 +379,7 @@ def test_moved_after_a_slot_moves(cluster, seeds):
     stale = ClusterMap(seeds)
     try:
         client.set(key, "v")
-        stale.update()
+        stale.update(None)
         cluster.move_slot(slot, home, target)
         assert target.call("GET", key) == b"v"
         # one attempt only: the MOVED cannot be followed
@@ -516,7 +516,7 @@ def test_a_write_sent_to_a_replica_follows_its_moved(cluster, seeds, monkeypatch
     primary = cluster.owner_of_key(key)
     replica = cluster.replica_of(primary)
     with ClusterClient(seeds=seeds, slave_ok=True) as client:
-        before = client.cluster_map.update()
+        before = client.cluster_map.update(None)
         replica.call("CONFIG", "RESETSTAT")
         assert client.incr(key) == 1
         assert b"errorstat_MOVED:count=1" in replica.call("INFO", "errorstats")
@@ -598,7 +598,7 @@ def refresh_under_way(cluster_map, monkeypatch):
         return fetch(current)
 
     monkeypatch.setattr(cluster_map, "_fetch", slow_fetch)
-    refresh = threading.Thread(target=cluster_map.update)
+    refresh = threading.Thread(target=cluster_map.update, args=(None,))
     refresh.start()
     try:
         assert started.wait(10)
@@ -810,7 +810,7 @@ def test_forked_child_refreshes_and_reconnects(cluster, seeds):
         if pid == 0:  # child: must neither deadlock nor use the parent's sockets
             code = 1
             try:
-                client.cluster_map.update()
+                client.cluster_map.update(None)
                 code = 0 if client.get("forked") == b"parent" else 2
             finally:
                 os._exit(code)

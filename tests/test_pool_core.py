@@ -1072,8 +1072,9 @@ def test_basepool_signature():
                           ("conn_timeout", 2), ("read_timeout", 2), ("pool_size", 16),
                           ("lock", None), ("username", None)]
     keyword_only = [(p.name, p.default) for p in params if p.kind is p.KEYWORD_ONLY]
-    assert keyword_only == [("pool_timeout", None), ("max_idle_time", None)]
-    assert len(params) == 10
+    assert keyword_only == [("pool_timeout", None), ("max_idle_time", None),
+                            ("push_handler", None)]
+    assert len(params) == 11
 
 
 def test_basepool_properties_are_read_only():

@@ -128,3 +128,38 @@ def test_only_subscribe_commands():
     assert not hasattr(PubSubClient, "set")
     assert not hasattr(PubSubClient, "publish")
     assert hasattr(PubSubClient, "subscribe")
+
+
+def test_resp3_messages_are_push_frames_returned_by_get(redis, publisher):
+    from pyredis.protocol import PushNotification
+
+    pushes = []
+    s = PubSubClient(host=redis.host, port=redis.port, read_timeout=1, push_handler=pushes.append)
+    s.write("HELLO", 3)
+    assert s.get()[b"proto"] == 3
+    s.subscribe("r3")
+    confirmation = s.get()
+    assert type(confirmation) is PushNotification and confirmation == [b"subscribe", b"r3", 1]
+    publisher.publish("r3", "hi")
+    assert s.get() == [b"message", b"r3", b"hi"]
+    assert pushes == []
+    s.close()
+
+
+def test_resp3_false_is_a_message_not_a_wait(redis):
+    s = PubSubClient(host=redis.host, port=redis.port, read_timeout=None)
+    s.write("HELLO", 3)
+    s.get()
+    s.write("EVAL", "redis.setresp(3); return false", 0)
+    assert s.get() is False  # returned at once: with no read timeout a wait would hang
+    s.write("PING")
+    assert s.get() == b"PONG"
+    s.close()
+
+
+def test_closed_is_read_only(redis):
+    s = PubSubClient(host=redis.host, port=redis.port)
+    with pytest.raises(AttributeError):
+        s.closed = True
+    s._conn.close()  # as a failure does
+    assert s.closed is True

@@ -289,7 +289,7 @@ async def test_async_hash_buckets_pass_the_user_on(acl):
 def test_cluster_slot_map_connections_pass_the_user_on(acl):
     seeds = [(acl.host, acl.port)]
     with pytest.raises(PyRedisError, match="NOPERM"):
-        ClusterMap(seeds, username="limited").update()
+        ClusterMap(seeds, username="limited").update(None)
     with pytest.raises(PyRedisError, match="NOPERM"):
         ClusterClient(seeds=seeds, username="limited").get("k")
     with pytest.raises(PyRedisError, match="NOPERM"):
@@ -300,7 +300,7 @@ def test_cluster_slot_map_connections_pass_the_user_on(acl):
 async def test_async_cluster_slot_map_connections_pass_the_user_on(acl):
     seeds = [(acl.host, acl.port)]
     with pytest.raises(PyRedisError, match="NOPERM"):
-        await AsyncClusterMap(seeds, username="limited").update()
+        await AsyncClusterMap(seeds, username="limited").update(None)
     with pytest.raises(PyRedisError, match="NOPERM"):
         await AsyncClusterPool(seeds=seeds, username="limited").get("k")
 

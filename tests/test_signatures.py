@@ -226,25 +226,6 @@ BUILT_FROM = {
     "pyredis.pool.async_cluster.AsyncClusterPool": _NO_BOTH,
 }
 
-# -- differences owned by other work, to be removed when it lands ----------------------
-PENDING = {
-    "pyredis.helper.ClusterMap.update": "ClusterMap work: map_id has no default upstream",
-    "pyredis.async_helper.AsyncClusterMap.update": "ClusterMap work: map_id has no default "
-                                                   "upstream",
-}
-PENDING_PROPERTIES = {"closed": "D5 work: closed becomes a read-only property of the class"}
-# Classes where that work has landed (the asyncio rewrite).
-PROPERTIES_DONE = {
-    "pyredis.connection.async_connection.AsyncConnection": {"closed"},
-    "pyredis.client.async_client.AsyncClient": {"closed"},
-    "pyredis.client.async_pubsub.AsyncPubSubClient": {"closed"},
-}
-
-
-def _pending(path, name):
-    return name in PENDING_PROPERTIES and name not in PROPERTIES_DONE.get(path, ())
-
-
 # -- the check ---------------------------------------------------------------------------
 def _load(path):
     module, _, name = path.rpartition(".")
@@ -333,23 +314,13 @@ def _check(path, name, text, method):
 
 GROUPS = {}
 for _group, _ident, *_case in _cases():
-    if _ident not in PENDING:
-        GROUPS.setdefault(_group, {})[_ident] = _case
+    GROUPS.setdefault(_group, {})[_ident] = _case
 
 
 @pytest.mark.parametrize("group", sorted(GROUPS))
 def test_signatures_as_upstream(group):
     found = {ident: _check(*case) for ident, case in GROUPS[group].items()}
     assert {ident: problems for ident, problems in found.items() if problems} == {}
-
-
-@pytest.mark.parametrize("ident", [
-    pytest.param(ident, id=ident, marks=pytest.mark.xfail(strict=True, reason=reason))
-    for ident, reason in sorted(PENDING.items())])
-def test_pending_signature(ident):
-    """Differences other work is removing: each must still fail until it lands."""
-    case = next(case for _, i, *case in _cases() if i == ident)
-    assert _check(*case) == []
 
 
 def _is_property(path, name):
@@ -362,17 +333,7 @@ def _is_property(path, name):
 
 @pytest.mark.parametrize("path", sorted(PROPERTIES))
 def test_properties_as_upstream(path):
-    names = [n for n in PROPERTIES[path].split() if not _pending(path, n)]
-    assert [name for name in names if not _is_property(path, name)] == []
-
-
-@pytest.mark.parametrize("path, name", [
-    pytest.param(path, name, id="%s.%s" % (path, name),
-                 marks=pytest.mark.xfail(strict=True, reason=PENDING_PROPERTIES[name]))
-    for path, names in sorted(PROPERTIES.items()) for name in names.split()
-    if _pending(path, name)])
-def test_pending_property(path, name):
-    assert _is_property(path, name)
+    assert [name for name in PROPERTIES[path].split() if not _is_property(path, name)] == []
 
 
 @pytest.mark.parametrize("path", sorted(BUILT_FROM))

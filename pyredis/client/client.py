@@ -1,7 +1,10 @@
 """Client: one connection, every command mixin except Subscribe, bulk mode."""
+import pyredis.client as _package
 from pyredis import commands
 from pyredis.client.bulk import _DISCARD, BulkBookkeeping
+from pyredis.client.foreign import UpstreamCalls
 from pyredis.connection.connection import Connection
+from pyredis.connection.settings import CLOSED_PROPERTY
 from pyredis.protocol import CommandBuffer
 
 # In bulk mode, buffered commands are written out (replies still unread)
@@ -16,25 +19,47 @@ class Client(
 ):
     """A single connection to a Redis server (not thread-safe; pools lease it).
 
-    All keyword arguments go to :class:`~pyredis.connection.Connection`.
-    ``repr()`` shows the target, database and connection state, never the
-    password (upstream: Python's default repr).
+    All keyword arguments go to :class:`~pyredis.connection.Connection`
+    (``push_handler`` included: RESP3 push frames, such as the invalidations
+    of ``CLIENT TRACKING``, go there and are never a command's reply).
 
-    Where bulk mode differs from pyredis 1.0: a ``bulk_stop()`` that cannot
-    return every reply of the batch (a flush failed, its own or an automatic
-    one) raises ``PyRedisBulkError`` chained to the failure, with the replies
-    read before it in ``.replies``, and leaves bulk mode (upstream raised the
-    connection error and stayed in bulk mode).
+    Where it differs from pyredis 1.0:
+
+    * A command never gets a reply that is not its own: push frames go to
+      ``push_handler`` (or are dropped), and a connection holding bytes
+      nobody asked for is closed (see Connection).  RESP3 ``#f`` is
+      ``False``, returned like any value.
+    * A failure in the middle of a reply closes the connection (``closed``
+      turns True); it never reconnects.
+    * Bulk mode writes each batch with one ``sendall`` and reads its replies
+      in one loop (upstream wrote every command on its own); bulk payloads
+      are returned byte-exact.  A ``bulk_stop()`` that cannot return every
+      reply of the batch (a flush failed, its own or an automatic one)
+      raises ``PyRedisBulkError`` chained to the failure, with the replies
+      read before it in ``.replies``, and leaves bulk mode (upstream raised
+      the connection error and stayed in bulk mode).
+    * ``with client:`` closes the client.
+    * ``repr()`` shows the target, database and connection state, never the
+      password (upstream: Python's default repr).
+    * ``execute`` is bound per instance to the connection's request path
+      (or, in bulk mode, to the batch buffer) when the class's ``execute`` is
+      the real one at construction, ``bulk_start`` or ``bulk_stop``; patch
+      ``Client.execute`` before making the clients you want it to reach.
+      ``pyredis.client.Connection`` is looked up at construction, as
+      upstream did; a connection object that is not ours (a test double) is
+      driven with upstream's calls, ``write()`` per command and ``read()``
+      per reply, and ``closed`` then turns True on ``close()``.
     """
 
     _cluster = False
+    closed = CLOSED_PROPERTY
 
     def __init__(self, **kwargs):
-        self._conn = Connection(**kwargs)
-        # A plain attribute the connection sets when it closes (pools read it
-        # on every release: see Connection.closed).
-        self.closed = False
-        self._conn._owner = self
+        conn = _package.Connection(**kwargs)  # looked up now, as upstream did
+        # ``_closed``, read by ``closed``: the connection sets it when it closes.
+        self._closed = False
+        conn._owner = self
+        self._conn = conn if isinstance(conn, Connection) else UpstreamCalls(conn)
         self._bulk_size = 0
         self._bulk_results = None
         self._buffer = None  # a CommandBuffer while in bulk mode
@@ -43,15 +68,18 @@ class Client(
     def _bind_fast_path(self):
         # ``client.execute`` is bound straight to the connection's execute
         # (normal mode) or to the buffer's add (bulk mode): no Python frame of
-        # ours per command.  A subclass that overrides execute keeps its
-        # override, which reaches the same place through Client.execute.
-        if type(self).execute is Client.execute:
+        # ours per command.  A subclass that overrides execute (or a patched
+        # Client.execute) is called instead, and reaches the same place
+        # through Client.execute.
+        if type(self).execute is _EXECUTE:
             buffer = self._buffer
             self.execute = self._conn.execute if buffer is None else buffer.add
-
+        else:
+            self.__dict__.pop("execute", None)
 
     def close(self):
         self._conn.close()
+        self._closed = True
 
     def __enter__(self):
         return self
@@ -81,7 +109,11 @@ class Client(
         ``bulk_size`` 0, None or negative: replies are only read by bulk_stop().
         """
         self._bulk_begin(bulk_size, keep_results)
-        self._buffer = CommandBuffer(self._bulk_size, BULK_WRITE_LIMIT, self._bulk_on_full)
+        conn = self._conn
+        if isinstance(conn, UpstreamCalls):
+            self._buffer = conn.bulk_buffer(self._bulk_size, self._bulk_on_full)
+        else:
+            self._buffer = CommandBuffer(self._bulk_size, BULK_WRITE_LIMIT, self._bulk_on_full)
         self._bind_fast_path()
 
     def bulk_stop(self):
@@ -118,7 +150,8 @@ class Client(
                 raise
 
     def _bulk_flush(self):
-        """Write what is buffered and read every pending reply (one read loop)."""
+        """Write what is buffered and read every pending reply (one read loop);
+        then what follows the last reply is checked (see Connection)."""
         buffer = self._buffer
         pending = buffer.pending
         buffer.pending = 0
@@ -127,9 +160,14 @@ class Client(
             if pending:
                 results = self._bulk_results
                 self._conn.read_replies(pending, _DISCARD if results is None else results)
+                self._conn._finish()
         except BaseException as exc:
             # The connection is closed by now: nothing buffered can be sent.
             # The replies read before the failure stay in the results.
             buffer.take()
             self._bulk_failed(exc)
             raise
+
+
+_EXECUTE = Client.execute  # the real one: instances bind the fast path only if it is in place
+

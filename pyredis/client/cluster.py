@@ -88,7 +88,8 @@ class ClusterClient(
       a node is first used.
     * New: ``close()`` (closes every node connection; later commands raise
       ``PyRedisConnError("Connection Gone")``), ``with client:``, and the
-      ``closed`` attribute is True after ``close()`` (upstream: always False).
+      ``closed`` property is True after ``close()`` (upstream: always
+      False).  ``push_handler`` (new) goes to every node connection.
       A node connection that dies does not close the client.
     * Inside MULTI (on that node connection) a ``MOVED`` / ``ASK`` /
       ``TRYAGAIN`` is raised, not followed: the command was refused, not

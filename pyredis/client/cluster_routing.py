@@ -39,6 +39,7 @@ from pyredis.exceptions import (
     PyRedisError,
     ReplyError,
 )
+from pyredis.connection.settings import CLOSED_PROPERTY
 from pyredis.helper import ClusterMapBase, ForeignMap, node_address, node_name, slot_from_key
 from pyredis.protocol import pack_args
 
@@ -115,10 +116,11 @@ class ClusterRouting:
 
     _cluster = True
     _map_class = None
+    closed = CLOSED_PROPERTY
 
     def __init__(self, seeds=None, database=0, password=None, encoding=None, slave_ok=False,
                  conn_timeout=2, read_timeout=2, cluster_map=None, username=None, *,
-                 refresh_timeout=None):
+                 refresh_timeout=None, push_handler=None):
         if bool(seeds) == bool(cluster_map):
             raise PyRedisError("Exactly one of seeds or cluster_map must be given")
         # Node connections are made on first use: check their settings now.
@@ -150,14 +152,14 @@ class ClusterRouting:
         self._slave_ok = bool(slave_ok)
         self._conn_kwargs = dict(
             conn_timeout=conn_timeout, read_timeout=read_timeout, read_only=bool(slave_ok),
-            encoding=encoding, password=password, database=database, username=username)
+            encoding=encoding, password=password, database=database, username=username,
+            push_handler=push_handler)
         self._conns = {}  # (host, port) -> connection
         self._table = None  # the map's table our connections were last checked against
         self._in_multi = False
         # Node connections inside MULTI: a redirection there is not followed.
         self._transactions = weakref.WeakSet()
-        # A plain attribute (pools read it on every release).
-        self.closed = False
+        self._closed = False  # read by ``closed``
 
     @property
     def cluster_map(self):
@@ -435,7 +437,7 @@ class ClusterRouting:
 
     def _close_all(self):
         """Mark closed; the connections to close."""
-        self.closed = True
+        self._closed = True
         conns = list(self._conns.values())
         self._conns.clear()
         return conns

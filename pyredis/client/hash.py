@@ -6,7 +6,8 @@ from pyredis._describe import database, describe, endpoints
 from pyredis.client.bulk import _DISCARD, BulkBookkeeping
 from pyredis.client.client import BULK_WRITE_LIMIT
 from pyredis.connection.connection import Connection
-from pyredis.connection.settings import check_client_settings, check_port, check_tls
+from pyredis.connection.settings import (CLOSED_PROPERTY, check_client_settings, check_port,
+                                         check_push_handler, check_tls)
 from pyredis.exceptions import PyRedisConnError, PyRedisError
 from pyredis.helper import SLOTS, ring_slot_from_key
 from pyredis.protocol import CommandBuffer
@@ -59,6 +60,7 @@ class BucketRouting(BulkBookkeeping):
         check_tls(ssl, ssl_context)
         check_client_settings(database, password, encoding, conn_timeout, read_timeout,
                               username)
+        check_push_handler(push_handler)
         names, targets = parse_buckets(buckets, tls=ssl or ssl_context is not None)
         self._buckets = buckets
         # The connection keyword arguments of every bucket connection.
@@ -82,9 +84,9 @@ class BucketRouting(BulkBookkeeping):
         self._targets = [targets[name] for name in self._index]
         self._conns = [None] * len(self._index)
         self._count = len(names)
-        # A plain attribute: pools read it on every release.  Each bucket
-        # connection sets it when it closes (its ``_owner`` is this client).
-        self.closed = False
+        # Read by ``closed``.  Each bucket connection sets it when it closes
+        # (its ``_owner`` is this client).
+        self._closed = False
         self._order = None  # bulk mode: the connection index of each buffered command
         self._buffers = None
         self._bulk_size = 0
@@ -98,12 +100,20 @@ class BucketRouting(BulkBookkeeping):
         return describe(self, "buckets=%s" % (endpoints(self._buckets),),
                         database(self._settings["database"]), "closed" if self.closed else "")
 
+    @property
+    def closed(self):
+        return self._closed
+
+    @closed.setter
+    def closed(self, value):  # for the asyncio twin's bucket watchers; HashClient's is read-only
+        self._closed = value
+
     def _connection(self, index):
         """Bucket connection ``index``, made (not connected) on first use; a
         closed client makes none (closed is for good)."""
         conn = self._conns[index]
         if conn is None:
-            if self.closed:
+            if self._closed:
                 raise PyRedisConnError("Connection Gone")
             conn = self._connection_class(**self._targets[index], **self._settings)
             conn._owner = self
@@ -112,7 +122,7 @@ class BucketRouting(BulkBookkeeping):
 
     def _mark_closed(self):
         """Closing, for good: ``closed`` set, nothing buffered can be sent any more."""
-        self.closed = True
+        self._closed = True
         if self._buffers is not None:
             self._order = []
             self._buffers = [None] * len(self._conns)
@@ -218,12 +228,14 @@ class HashClient(
       (ValueError / TypeError, see pyredis/connection/settings.py), not when
       a bucket is first used.
     * ``close()``, ``with client:``.
+    * ``push_handler`` (new): given to every bucket connection (see Connection).
     * TLS: ``ssl=True`` (a default context per bucket connection) or
       ``ssl_context=`` (shared by all), for every bucket.
     """
 
     _cluster = True
     _connection_class = Connection
+    closed = CLOSED_PROPERTY
 
     # -- connections ---------------------------------------------------------
     def close(self):

@@ -1,8 +1,9 @@
 # cython: language_level=3, boundscheck=False, wraparound=False
 # cython: binding=False, embedsignature=True, embedsignature.format=clinic
-"""Compiled socket I/O: the send/receive loops of ``Connection``.
+"""Compiled socket I/O: the request path of ``Connection``.
 
-Twin of ``_io_py`` (same functions, same exceptions).  With a file
+Twin of ``_io_py`` (same names, same behaviour, same exceptions; the rules
+both keep are in its ``Requester`` docstring).  With a file
 descriptor (``fd >= 0``: a plain TCP or unix socket in blocking mode whose
 timeouts the kernel enforces, see connection.py) this calls send()/recv() on
 it directly with the GIL released, skipping the socket module's per-call
@@ -10,9 +11,11 @@ work; errors come out as the same OSError subclasses the socket module
 raises (EAGAIN after SO_RCVTIMEO/SO_SNDTIMEO: BlockingIOError).  Without one
 (TLS, or a Python-level timeout) it uses the socket object's methods.
 """
+cimport cython
 from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_GET_SIZE
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_CheckExact, PyBytes_GET_SIZE
 
+from pyredis.connection.settings import deliver_push
 from pyredis.exceptions import PyRedisConnClosed
 
 cdef extern from "Python.h":
@@ -25,13 +28,12 @@ cdef extern from *:
     /* Windows never gets a descriptor (connection.py passes -1 there). */
     static Py_ssize_t pyredis_send(int fd, const char *p, Py_ssize_t n) { errno = ENOSYS; return -1; }
     static Py_ssize_t pyredis_send_nowait(int fd, const char *p, Py_ssize_t n) { errno = ENOSYS; return -1; }
-    static Py_ssize_t pyredis_send_nowait(int fd, const char *p, Py_ssize_t n) {
-        return (Py_ssize_t)send(fd, p, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
-    }
     static Py_ssize_t pyredis_recv(int fd, char *p, Py_ssize_t n) { errno = ENOSYS; return -1; }
+    static int pyredis_readable(int fd) { return 0; }
     #else
     #include <sys/types.h>
     #include <sys/socket.h>
+    #include <poll.h>
     #ifndef MSG_NOSIGNAL
     #define MSG_NOSIGNAL 0  /* macOS: Python ignores SIGPIPE anyway */
     #endif
@@ -44,6 +46,15 @@ cdef extern from *:
     static Py_ssize_t pyredis_recv(int fd, char *p, Py_ssize_t n) {
         return (Py_ssize_t)recv(fd, p, (size_t)n, 0);
     }
+    /* Data, the end of the stream or an error waits to be read: nonzero
+       (poll failing says so too: the caller then looks closer). */
+    static int pyredis_readable(int fd) {
+        struct pollfd p;
+        p.fd = fd;
+        p.events = POLLIN;
+        p.revents = 0;
+        return poll(&p, 1, 0) != 0;
+    }
     #endif
     static int pyredis_errno(void) { return errno; }
     static const int PYREDIS_EINTR = EINTR;
@@ -51,10 +62,11 @@ cdef extern from *:
     Py_ssize_t pyredis_send(int fd, const char* p, Py_ssize_t n) nogil
     Py_ssize_t pyredis_send_nowait(int fd, const char* p, Py_ssize_t n) nogil
     Py_ssize_t pyredis_recv(int fd, char* p, Py_ssize_t n) nogil
+    int pyredis_readable(int fd) nogil
     int pyredis_errno() nogil
     const int PYREDIS_EINTR
 
-__all__ = ["send_all", "read_reply", "read_replies", "Requester"]
+__all__ = ["send_all", "Requester"]
 
 _CLOSED_MESSAGE = "Connection closed by the server"
 
@@ -117,89 +129,131 @@ cpdef send_all(sock, int fd, data):
             _raise_errno(err)
 
 
-cpdef read_reply(sock, int fd, feed, gets, bytearray buf, bint buffered=True):
-    """The next complete reply, parsed by a reader's bound ``feed``/``gets``
-    (bound once per connection: no method lookup per call).
-    ``buffered=False``: the reader is known to hold nothing complete (a
-    command was just sent), so receive first."""
-    cdef Py_ssize_t n
-    reply = gets() if buffered else False
-    while reply is False:
-        n = _recv(sock, fd, buf)
-        if n == 0:
-            raise PyRedisConnClosed(_CLOSED_MESSAGE)
-        feed(buf, 0, n)
-        reply = gets()
-    return reply
-
-
-def read_replies(sock, int fd, feed, gets, bytearray buf, Py_ssize_t count, append):
-    """``count`` complete replies, each passed to ``append``."""
-    cdef Py_ssize_t n
-    while count > 0:
-        reply = gets()
-        if reply is False:
-            n = _recv(sock, fd, buf)
-            if n == 0:
-                raise PyRedisConnClosed(_CLOSED_MESSAGE)
-            feed(buf, 0, n)
-        else:
-            append(reply)
-            count -= 1
-
-
 cdef class Requester:
-    """One connection's request path, bound as its ``execute``: pack a
-    command, send it, read its reply, raise an error reply.
+    """One connection's request path, bound as its ``execute`` (see
+    ``_io_py.Requester`` for the rules).
 
-    The Connection keeps everything else: it connects (``attach``), closes
-    (``detach``) and maps failures (``_write_failed`` / ``_read_failed``).
     It holds its Connection strongly (``Connection(...).execute(...)`` must
     work): the pair is a reference cycle, so a connection dropped without
     ``close()`` is closed by the cycle collector rather than at once.
     """
     cdef object _owner            # the Connection
-    cdef object _pack, _reply_error
-    cdef object _sock, _feed, _gets
+    cdef object _pack, _reply_error, _push_type, _none
+    cdef object _sock, _feed, _gets, _has_data, _probe, _handler
     cdef bytearray _buf
     cdef int _fd
+    cdef public int idle
 
-    def __init__(self, owner, pack, reply_error):
+    def __init__(self, owner, pack, reply_error, push_type, not_enough):
         self._owner = owner
         self._pack = pack
         self._reply_error = reply_error
-        self._fd = -1
+        self._push_type = push_type
+        self._none = not_enough
+        self.detach()
 
-    def attach(self, sock, int fd, feed, gets, bytearray buf):
+    def attach(self, sock, int fd, reader, bytearray buf, probe, handler):
         self._sock = sock
         self._fd = fd
-        self._feed = feed
-        self._gets = gets
+        self._feed = reader.feed
+        self._gets = reader.gets
+        self._has_data = reader.has_data
         self._buf = buf
+        self._probe = probe
+        self._handler = handler
+        self.idle = 0
 
     def detach(self):
         self._fd = -1
-        self._sock = self._feed = self._gets = self._buf = None
+        self._sock = self._feed = self._gets = self._has_data = self._buf = None
+        self._probe = self._handler = None
+        self.idle = 0
 
     def __call__(self, *args):
         data = self._pack(args)  # bad arguments raise here, before any I/O
-        if self._sock is None:
-            self._owner._connect()  # attaches, or raises
-        sock = self._sock
+        self._ready()
         try:
-            send_all(sock, self._fd, data)
+            send_all(self._sock, self._fd, data)
         except BaseException as exc:
-            err = self._owner._write_failed(exc)
-            if err is None:
-                raise
-            raise err from exc
+            self._owner._write_failed(exc)
+            raise
         try:
-            reply = read_reply(sock, self._fd, self._feed, self._gets, self._buf, False)
+            reply = self._next(False)
         except BaseException as exc:
-            err = self._owner._read_failed(exc, True)
-            if err is None:
-                raise
-            raise err from exc
+            self._owner._read_failed(exc, True)
+            raise
+        self._finish()
         if type(reply) is self._reply_error:
             raise reply
         return reply
+
+    def ready(self):
+        self._ready()
+
+    def finish(self):
+        self._finish()
+
+    def read(self, bint polling=False):
+        cdef bint keep = polling and not self._has_data()
+        none = self._none
+        try:
+            reply = self._gets()
+            while reply is none:
+                reply = self._receive()
+                keep = False
+        except BaseException as exc:
+            self._owner._read_failed(exc, not keep)
+            raise
+        return reply
+
+    def read_replies(self, Py_ssize_t count, append):
+        try:
+            while count > 0:
+                append(self._next(True))
+                count -= 1
+        except BaseException as exc:
+            self._owner._read_failed(exc, True)
+            raise
+
+    @cython.final
+    cdef inline int _ready(self) except -1:
+        if self._sock is None:
+            self._owner._connect()  # attaches, or raises
+        if self.idle and (self.idle == 2 or self._readable()):
+            self._owner._unsolicited()  # raises unless it was all pushes
+        self.idle = 0
+        return 0
+
+    @cython.final
+    cdef inline int _finish(self) except -1:
+        self.idle = 1
+        if self._has_data():
+            self._owner._leftover()
+        return 0
+
+    @cython.final
+    cdef inline bint _readable(self) except -1:
+        if self._fd >= 0:
+            return pyredis_readable(self._fd)
+        probe = self._probe
+        return probe is not None and probe()
+
+    @cython.final
+    cdef object _next(self, bint buffered):
+        none = self._none
+        reply = self._gets() if buffered else none
+        while True:
+            while reply is none:
+                reply = self._receive()
+            if type(reply) is not self._push_type:
+                return reply
+            deliver_push(self._handler, reply)
+            reply = self._gets()
+
+    @cython.final
+    cdef inline object _receive(self):
+        cdef Py_ssize_t n = _recv(self._sock, self._fd, self._buf)
+        if n == 0:
+            raise PyRedisConnClosed(_CLOSED_MESSAGE)
+        self._feed(self._buf, 0, n)
+        return self._gets()

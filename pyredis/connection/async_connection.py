@@ -91,7 +91,6 @@ class AsyncConnection(ConnectionSettings):
     """
 
     def _init_state(self):
-        self._owner = None  # told ``closed = True`` when the connection closes (hash clients)
         self._proto = _Stream(self._read_timeout, self._push_handler, self._ended)
         self._connecting = None  # the task opening the connection, awaited by every caller
         self._on_hangup = None  # called when the server (not we) ends the connection

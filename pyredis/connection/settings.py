@@ -1,5 +1,6 @@
 """Connection settings shared by Connection and AsyncConnection (no I/O here):
-the constructor's checks and attributes, the TLS context and the handshake.
+the constructor's checks and attributes, the TLS context, the handshake, and
+what both do with push frames and ``closed``.
 
 The checks below also run wherever settings are stored for connections made
 later (pools, cluster and hash clients, cluster maps, sentinel clients), so
@@ -18,18 +19,73 @@ never at the first command as a misleading connection error:
   ``ssl.SSLContext``.
 """
 import codecs
+import logging
 import numbers
 import ssl as _ssl
+from operator import attrgetter
 
 from pyredis._describe import database, describe, endpoint
 from pyredis.exceptions import PyRedisError
 
 __all__ = ["ConnectionSettings", "MAX_SECONDS", "check_target", "check_client_settings",
-           "check_tls", "check_port", "check_seconds", "check_credential"]
+           "check_tls", "check_port", "check_seconds", "check_credential", "check_push_handler",
+           "deliver_push", "handshake_ok", "CLOSED_PROPERTY", "NOT_ENOUGH"]
 
 # The longest timeout (about 68 years): what a 32-bit time_t, and so every
 # socket timeout on every platform, can hold.  None means no limit.
 MAX_SECONDS = 2 ** 31 - 1
+
+_log = logging.getLogger("pyredis")
+
+
+class _NotEnoughData:
+    """The Reader's ``notEnoughData``: RESP3 ``#f`` is ``False``, a value, so
+    "no complete reply yet" needs a marker of its own."""
+
+    __slots__ = ()
+
+    def __repr__(self):
+        return "<not enough data>"
+
+
+NOT_ENOUGH = _NotEnoughData()
+
+# ``closed`` of the connection and client classes: read-only, backed by
+# ``_closed``.  One shared object, so that the pool core can recognise it and
+# read ``_closed`` directly (``client.closed`` is read on every release).
+CLOSED_PROPERTY = property(
+    attrgetter("_closed"), doc="True once closed, for good (nothing reconnects).  Read-only.")
+
+
+def check_push_handler(handler):
+    """``push_handler`` is a callable or None (refused at construction)."""
+    if handler is not None and not callable(handler):
+        raise TypeError("push_handler must be a callable or None, not %s"
+                        % type(handler).__name__)
+    return handler
+
+
+def deliver_push(handler, push):
+    """Hand a RESP3 push frame to ``handler`` (None: the push is dropped).
+
+    Runs inside the read path, between the frames of a reply stream: an
+    exception the handler raises is logged (logger ``pyredis``, with its
+    traceback) and the push dropped, so it never reaches the caller whose
+    reply is being read and never desynchronises the stream.  (BaseExceptions
+    such as KeyboardInterrupt propagate, and close the connection as any
+    interruption mid-reply does.)
+    """
+    if handler is not None:
+        try:
+            handler(push)
+        except Exception:
+            _log.exception("push_handler %r raised on %r; the push was dropped", handler, push)
+
+
+def handshake_ok(reply):
+    """True for the ``+OK`` Redis answers AUTH, SELECT and READONLY with (bytes,
+    or str with an encoding)."""
+    return reply == b"OK" or reply == "OK"
 
 
 def _type_name(value):
@@ -117,9 +173,7 @@ class ConnectionSettings:
                  sentinel=False, username=None, ssl=False, ssl_context=None, push_handler=None):
         check_target(host, port, unix_sock, ssl, ssl_context)
         check_client_settings(database, password, encoding, conn_timeout, read_timeout, username)
-        if push_handler is not None and not callable(push_handler):
-            raise TypeError("push_handler must be a callable or None, not %r"
-                            % (type(push_handler).__name__,))
+        check_push_handler(push_handler)
         self.host = host
         self.port = port
         self.unix_sock = unix_sock
@@ -136,7 +190,15 @@ class ConnectionSettings:
         if push_handler is not None:  # (sync connections with none keep their dict as it was)
             self._push_handler = push_handler
         self._closed = False
-        self._init_state()  # also sets ``_owner``, told ``closed = True`` when it closes
+        # The client that owns this connection, told when it closes (so that
+        # its own ``closed`` need not ask the connection).
+        self._owner = None
+        self._init_state()
+
+    @property
+    def push_handler(self):
+        """The callable RESP3 push frames go to (None: they are dropped)."""
+        return self._push_handler
 
     def _init_state(self):
         raise NotImplementedError("connection classes implement _init_state()")

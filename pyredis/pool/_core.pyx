@@ -39,6 +39,8 @@ from cpython.ref cimport PyObject, Py_DECREF, Py_INCREF
 from libc.string cimport memmove
 from cpython.set cimport PySet_Add, PySet_Contains, PySet_Discard
 
+from pyredis.connection.errors import CommandNotSent
+from pyredis.connection.settings import CLOSED_PROPERTY
 from pyredis.exceptions import PyRedisError
 
 cdef extern from *:
@@ -153,6 +155,7 @@ cdef class PoolCore:
     cdef double _pool_timeout     # -1: None
     cdef double _max_idle_time    # -1: None
     cdef bint _closed
+    cdef object _flag_type        # a client class whose ``closed`` is CLOSED_PROPERTY
     cdef object __weakref__
 
     _close_on_err = False
@@ -291,12 +294,21 @@ cdef class PoolCore:
     @cython.binding(False)
     @cython.embedsignature.format("clinic")
     def execute(self, *args, **kwargs):
-        """Run one command on a leased client and give the client back."""
+        """Run one command on a leased client and give the client back; once
+        more, on the client handed out next, if the first failed before
+        sending anything (``CommandNotSent``)."""
         conn = self._acquire(None)
         try:
             if kwargs:
                 return conn.execute(*args, **kwargs)
             return conn.execute(*args)  # no keyword dict to build: the common case
+        except CommandNotSent:
+            pass  # that connection held data nobody asked for, or had been hung up on
+        finally:
+            self._release(conn)
+        conn = self._acquire(None)
+        try:
+            return conn.execute(*args, **kwargs)
         finally:
             self._release(conn)
 
@@ -318,8 +330,16 @@ cdef class PoolCore:
 
     @cython.final
     cdef int _release(self, object conn) except -1:
-        cdef bint closed = conn.closed  # outside the lock: it may be a property doing work
+        cdef bint closed
         cdef list to_close
+        # Outside the lock: ``closed`` may be a property doing work.  Our
+        # clients' is CLOSED_PROPERTY, a read of ``_closed``: done here directly
+        # for the last class seen to have it (a property call costs more than
+        # the rest of the release).
+        if type(conn) is self._flag_type:
+            closed = conn._closed
+        else:
+            closed = self._closed_of(conn)
         self._lock()
         try:
             if (not closed and self._open <= self._pool_size and not self._closed
@@ -336,6 +356,12 @@ cdef class PoolCore:
         else:
             self._discard(to_close)
         return 0
+
+    @cython.final
+    cdef bint _closed_of(self, object conn) except -1:
+        if getattr(type(conn), "closed", None) is CLOSED_PROPERTY:
+            self._flag_type = type(conn)
+        return conn.closed
 
     # -- slow paths ---------------------------------------------------------------
     @cython.final

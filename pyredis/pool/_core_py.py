@@ -46,6 +46,7 @@ from collections import deque
 from operator import index
 from time import monotonic
 
+from pyredis.connection.errors import CommandNotSent
 from pyredis.exceptions import PyRedisError
 
 __all__ = ["PoolCore"]
@@ -248,7 +249,16 @@ class PoolCore(PoolState):
             self._discard(to_close)
 
     def execute(self, *args, **kwargs):
-        """Run one command on a leased client and give the client back."""
+        """Run one command on a leased client and give the client back; once
+        more, on the client handed out next, if the first failed before
+        sending anything (``CommandNotSent``)."""
+        conn = PoolCore.acquire(self)
+        try:
+            return conn.execute(*args, **kwargs)
+        except CommandNotSent:
+            pass  # that connection held data nobody asked for, or had been hung up on
+        finally:
+            PoolCore.release(self, conn)
         conn = PoolCore.acquire(self)
         try:
             return conn.execute(*args, **kwargs)

@@ -152,24 +152,16 @@ class AsyncBasePool(PoolState, ClientSettings):
     """
 
     _close_on_err = False  # Sentinel pools set this to True
-    _takes_push_handler = True  # its clients take push_handler (passed on to each connection)
 
     def __init__(self, database=0, password=None, encoding=None, conn_timeout=2,
                  read_timeout=2, pool_size=16, lock=None, username=None, *,
                  pool_timeout=None, max_idle_time=None, push_handler=None):
-        if push_handler is not None:
-            if not callable(push_handler):
-                raise TypeError("push_handler must be a callable or None, not %r"
-                                % (type(push_handler).__name__,))
-            if not self._takes_push_handler:
-                raise TypeError("%s does not take a push_handler" % type(self).__name__)
-            self._push_handler = push_handler
         self._pool_size = _check_pool_size(pool_size)
         self._pool_timeout = _check_seconds("pool_timeout", pool_timeout)
         self._max_idle_time = _check_seconds("max_idle_time", max_idle_time)
         self._lock = lock
         self._set_client_settings(database, password, encoding, conn_timeout, read_timeout,
-                                  username)
+                                  username, push_handler)
         self._reset_state()
         self._closed = False
         self._to_close = []  # taken out of the pool, to close at the next chance

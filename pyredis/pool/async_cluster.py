@@ -24,7 +24,6 @@ class AsyncClusterPool(
     """
 
     _cluster = True
-    _takes_push_handler = False
     # Looked up when used, in pyredis.pool, as upstream did (mock.patch works).
     _map_class = property(lambda self: pyredis.pool.AsyncClusterMap)
     _client_class = property(lambda self: pyredis.pool.AsyncClusterClient)

@@ -114,7 +114,6 @@ class AsyncSentinelPool(
 
     _cluster = False
     _close_on_err = True
-    _takes_push_handler = False
     _locator_class = _AsyncLocator
     # Looked up when the pool is made, in pyredis.pool, as upstream did.
     _sentinel_class = property(lambda self: pyredis.pool.AsyncSentinelClient)

@@ -58,7 +58,6 @@ class AsyncSentinelHashPool(
     """
 
     _cluster = True
-    _takes_push_handler = False
     _close_on_err = True
     _locator_class = _AsyncLocator
     # Looked up when the pool is made, in pyredis.pool, as upstream did.

@@ -1,4 +1,4 @@
-"""BasePool: the pool class every pyredis pool derives from (API.md section 5).
+"""BasePool: the pool class every pyredis pool derives from.
 
 A thin shim over the pool core (``_core``, compiled, or its twin ``_core_py``):
 ``acquire``, ``release``, ``execute``, ``close``, ``lease`` and the
@@ -20,11 +20,12 @@ class BasePool(_core.PoolCore, ClientSettings):
 
     ``_connect()`` returns a new client that has not connected yet (it connects
     on its first command); the client needs ``execute(*args, **kwargs)``,
-    ``close()`` and a ``closed`` attribute.
+    ``close()`` and a ``closed`` attribute.  Pools make it from
+    ``pyredis.pool.<client class>``, looked up each time, as upstream did.
 
     Settings (read-only properties): ``database``, ``password``, ``encoding``,
-    ``conn_timeout``, ``read_timeout``, ``username`` - for the clients;
-    ``pool_timeout``, ``max_idle_time`` - for the pool (see below).
+    ``conn_timeout``, ``read_timeout``, ``username``, ``push_handler`` - for
+    the clients; ``pool_timeout``, ``max_idle_time`` - for the pool (see below).
     ``pool_size`` can be changed at any time: surplus idle clients are closed
     at once, surplus clients in use when they are released.
 
@@ -62,16 +63,24 @@ class BasePool(_core.PoolCore, ClientSettings):
       construction, not at its first command.
     * ``repr()`` names the pool's target, database and size (never the
       password), e.g. ``<Pool 127.0.0.1:6379 db=0 pool_size=16>``.
+    * ``push_handler`` (new, keyword only): given to every client the pool
+      makes; it gets the RESP3 push frames read on their connections (see
+      Connection).  Called from whichever thread is reading.
+    * ``execute`` (every command run through the pool) is retried once, on
+      the connection the pool hands out next, when the first one failed
+      before sending anything (``CommandNotSent``: it held data nobody asked
+      for, or the server had closed it while it sat idle).
     """
 
     _close_on_err = False  # Sentinel pools set this to True
+    _client_lookup = True
 
     def __init__(self, database=0, password=None, encoding=None, conn_timeout=2,
                  read_timeout=2, pool_size=16, lock=None, username=None, *,
-                 pool_timeout=None, max_idle_time=None):
+                 pool_timeout=None, max_idle_time=None, push_handler=None):
         super().__init__(pool_size, lock, pool_timeout=pool_timeout, max_idle_time=max_idle_time)
         self._set_client_settings(database, password, encoding, conn_timeout, read_timeout,
-                                  username)
+                                  username, push_handler)
 
     def _connect(self):
         raise NotImplementedError("pool subclasses implement _connect()")

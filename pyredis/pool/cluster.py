@@ -37,16 +37,8 @@ class ClusterPoolSettings:
         return ("seeds=%s" % (endpoints(self._map.seeds),),)
 
     def _connect(self):
-        return self._client_class(
-            database=self.database,
-            password=self.password,
-            encoding=self.encoding,
-            slave_ok=self._slave_ok,
-            conn_timeout=self.conn_timeout,
-            read_timeout=self.read_timeout,
-            cluster_map=self._map,
-            username=self.username,
-        )
+        kwargs = self._client_kwargs()
+        return self._client_factory()(slave_ok=self._slave_ok, cluster_map=self._map, **kwargs)
 
 
 class ClusterPool(

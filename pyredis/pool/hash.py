@@ -30,8 +30,11 @@ class HashPoolSettings:
         return "buckets=%s" % (endpoints(self._buckets),), self._tls_word()
 
     def _connect(self):
-        return self._client_class(
-            self._buckets, ssl_context=self._tls_context(), **self._client_kwargs())
+        kwargs = self._client_kwargs()
+        context = self._tls_context()
+        if context is not None:  # (without TLS the call is upstream's)
+            kwargs["ssl_context"] = context
+        return self._client_factory()(buckets=self._buckets, **kwargs)
 
 
 class HashPool(

@@ -175,10 +175,7 @@ class SentinelPoolSettings:
                 "sentinels=%s" % (endpoints(self.sentinels),))
 
     def _client_kwargs(self, address):
-        return {"host": address[0], "port": address[1], "database": self.database,
-                "password": self.password, "encoding": self.encoding,
-                "conn_timeout": self.conn_timeout, "read_timeout": self.read_timeout,
-                "username": self.username}
+        return dict(super()._client_kwargs(), host=address[0], port=address[1])
 
     def _gave_up(self, attempts, error):
         return PyRedisConnError(
@@ -233,6 +230,7 @@ class SentinelPool(
 
     _cluster = False
     _close_on_err = True
+    _client_class = Client
     _locator_class = _Locator
     _sentinel_class = SentinelClient
 
@@ -248,8 +246,12 @@ class SentinelPool(
             except PyRedisConnError as exc:  # no sentinel answered / no usable replica
                 error = exc
                 continue
-            client = _NodeClient(locator, address, not self._slave_ok,
-                                 **self._client_kwargs(address))
+            factory = self._client_factory()
+            if factory is Client:
+                client = _NodeClient(locator, address, not self._slave_ok,
+                                     **self._client_kwargs(address))
+            else:  # something else in pyredis.pool.Client's place (a test double)
+                client = factory(**self._client_kwargs(address))
             try:
                 # Connect now (socket + AUTH/SELECT, nothing more than the first
                 # command would do) so that a stale address costs a retry here,

@@ -71,11 +71,6 @@ class SentinelHashPoolSettings:
         return ("%s=%r" % ("replicas_of" if self._slave_ok else "masters", list(self._buckets)),
                 "sentinels=%s" % (endpoints(self.sentinels),))
 
-    def _client_kwargs(self):
-        return {"database": self.database, "password": self.password,
-                "encoding": self.encoding, "conn_timeout": self.conn_timeout,
-                "read_timeout": self.read_timeout, "username": self.username}
-
     def _gave_up(self, attempts, error):
         return PyRedisConnError(
             "Could not connect to Redis (%s %s) after %d attempt(s): %s"
@@ -171,6 +166,7 @@ class SentinelHashPool(
 
     _cluster = True
     _close_on_err = True
+    _client_class = HashClient
     _locator_class = _sentinel._Locator
     _sentinel_class = SentinelClient
     _lock_class = threading.Lock
@@ -186,6 +182,9 @@ class SentinelHashPool(
             except PyRedisConnError as exc:  # no sentinel answered / no usable replica
                 error = exc
                 continue
+            factory = self._client_factory()
+            if factory is not HashClient:  # a test double in pyredis.pool.HashClient's place
+                return factory(buckets=addresses, **self._client_kwargs())
             return _BucketsClient(self._locators, not self._slave_ok, addresses,
                                   **self._client_kwargs())
         raise self._gave_up(attempts, error) from error

@@ -2,7 +2,8 @@
 
 * ``ClientSettings``: what every pool hands to the clients it creates
   (``database``, ``password``, ``encoding``, ``conn_timeout``,
-  ``read_timeout``, ``username``), read by BasePool and AsyncBasePool.
+  ``read_timeout``, ``username``, ``push_handler``), read by BasePool and
+  AsyncBasePool, and the class those clients are made from.
 * ``TLSSettings``: ``ssl`` / ``ssl_context``, and the one default context
   every pooled connection shares.
 * ``ServerPoolSettings``: the target checks and properties, and
@@ -16,23 +17,29 @@ so a pool that takes ``__init__`` or ``_connect`` from here names it in its
 own body.
 """
 import ssl as _ssl
+import sys
 
 from pyredis._describe import database, describe, endpoint
-from pyredis.connection.settings import check_client_settings, check_target, check_tls
+from pyredis.connection.settings import (check_client_settings, check_push_handler, check_target,
+                                         check_tls)
 
 __all__ = ["ClientSettings", "TLSSettings", "ServerPoolSettings"]
 
 
 class ClientSettings:
-    """The client settings of a pool, as read-only properties; checked as a
-    connection checks them (pyredis/connection/settings.py), so a bad pool
-    fails at construction, not at its first command."""
+    """The client settings of a pool, as read-only properties, and
+    ``_client_factory()``, what a pool makes its clients with.  Settings are
+    checked as a connection checks them (pyredis/connection/settings.py), so
+    a bad pool fails at construction, not at its first command."""
 
     __slots__ = ()
-    _push_handler = None  # set by pools that take one
+    _client_class = None  # each pool's own
+    # True: the class is looked up in ``pyredis.pool`` (by name) each time a
+    # client is made, as upstream's sync pools did, so tests can patch it there.
+    _client_lookup = False
 
     def _set_client_settings(self, database, password, encoding, conn_timeout, read_timeout,
-                             username):
+                             username, push_handler=None):
         check_client_settings(database, password, encoding, conn_timeout, read_timeout,
                               username)
         self._database = database
@@ -41,6 +48,7 @@ class ClientSettings:
         self._conn_timeout = conn_timeout
         self._read_timeout = read_timeout
         self._username = username
+        self._push_handler = check_push_handler(push_handler)
 
     @property
     def database(self):
@@ -66,6 +74,11 @@ class ClientSettings:
     def username(self):
         return self._username
 
+    @property
+    def push_handler(self):
+        """The callable RESP3 push frames on pooled connections go to (None: dropped)."""
+        return self._push_handler
+
     def __repr__(self):
         """Every pool's: what it connects to (each kind of pool's
         ``_describe_target()``: a tuple of words), database and size."""
@@ -73,7 +86,8 @@ class ClientSettings:
         return describe(self, *target, database(self.database), "pool_size=%s" % (self.pool_size,))
 
     def _client_kwargs(self):
-        """The keyword arguments every new pooled client gets from these settings."""
+        """The keyword arguments every new pooled client gets from these settings
+        (``push_handler`` only when set: the call is upstream's otherwise)."""
         kwargs = {
             "database": self.database,
             "password": self.password,
@@ -85,6 +99,13 @@ class ClientSettings:
         if self._push_handler is not None:
             kwargs["push_handler"] = self._push_handler
         return kwargs
+
+    def _client_factory(self):
+        """The class (or whatever stands in its place) to make a client with."""
+        cls = self._client_class
+        if self._client_lookup:
+            return getattr(sys.modules["pyredis.pool"], cls.__name__)
+        return cls
 
 
 class TLSSettings:
@@ -122,10 +143,9 @@ class TLSSettings:
 class ServerPoolSettings(TLSSettings):
     """What Pool and AsyncPool share: the target settings (one of ``host`` or
     ``unix_sock``; TLS needs a host), their properties and ``_connect()``,
-    which makes a ``_client_class`` (set by each pool)."""
+    which makes a client with ``_client_factory()``."""
 
     __slots__ = ()
-    _client_class = None
 
     def _set_target(self, host, port, unix_sock, ssl, ssl_context):
         check_target(host, port, unix_sock, ssl, ssl_context)
@@ -150,10 +170,9 @@ class ServerPoolSettings(TLSSettings):
         return endpoint(self._host, self._port, self._unix_sock), self._tls_word()
 
     def _connect(self):
-        return self._client_class(
-            host=self._host,
-            port=self._port,
-            unix_sock=self._unix_sock,
-            ssl_context=self._tls_context(),
-            **self._client_kwargs(),
-        )
+        kwargs = self._client_kwargs()
+        context = self._tls_context()
+        if context is not None:  # (without TLS the call is upstream's)
+            kwargs["ssl_context"] = context
+        return self._client_factory()(
+            host=self._host, port=self._port, unix_sock=self._unix_sock, **kwargs)
