@@ -31,9 +31,13 @@ class Client(
       ``False``, returned like any value.
     * A failure in the middle of a reply closes the connection (``closed``
       turns True); it never reconnects.
-    * Bulk mode writes each batch with one ``sendall`` and reads its replies
-      in one loop (upstream wrote every command on its own); bulk payloads
-      are returned byte-exact.  A ``bulk_stop()`` that cannot return every
+    * With ``encoding`` set, status replies (``OK``, ``QUEUED``, ``PONG``)
+      are ``str``, as upstream's were with hiredis installed.
+    * Bulk mode buffers the commands and writes each batch with one
+      ``sendall`` (at ``bulk_size`` commands or ``bulk_stop()``; past 1 MiB
+      of buffered commands early, to bound memory) and reads its replies in
+      one loop (upstream sent every command at once); bulk payloads are
+      returned byte-exact.  A ``bulk_stop()`` that cannot return every
       reply of the batch (a flush failed, its own or an automatic one)
       raises ``PyRedisBulkError`` chained to the failure, with the replies
       read before it in ``.replies``, and leaves bulk mode (upstream raised

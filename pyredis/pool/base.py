@@ -56,6 +56,8 @@ class BasePool(_core.PoolCore, ClientSettings):
     * After ``os.fork()`` the child's pool is empty: it opens its own
       connections and never touches the parent's.
     * ``_pool_free`` / ``_pool_used`` are read-only snapshots (frozensets).
+      In the compiled build ``pool_size`` and ``close_on_err`` are C-level
+      descriptors of the core, not ``property`` objects (same use).
     * ``pool_size`` must be an int >= 1; ``pool_timeout`` and ``max_idle_time``
       None or seconds >= 0.  The client settings (and a subclass's host,
       port, TLS settings) are checked as a Connection checks them (ValueError

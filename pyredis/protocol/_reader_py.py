@@ -144,7 +144,9 @@ class Reader:
       ``False``: pass another ``notEnoughData`` to tell them apart.
     * Reply errors (``-msg``, ``!len``) are *returned* as ``replyError(msg)``
       instances, nested ones too; ``msg`` is decoded as UTF-8 (``replace``).
-    * Malformed input *raises* ``protocolError(msg)``. The reader then stays
+    * Malformed input (an empty ``:`` line, a bad length, an unknown type
+      byte: pyredis 1.0's own reader returned a wrong value or waited)
+      *raises* ``protocolError(msg)``. The reader then stays
       failed: every later ``gets()`` raises again (its connection must go).
     * Replies: ``+`` bytes, ``:`` / ``(`` int, ``$`` / ``=`` bytes (verbatim
       without its ``xxx:`` prefix; ``-1`` length -> ``None``), ``*`` / ``~``
