@@ -5,6 +5,8 @@ Environment switches (build time):
   PYREDIS_REQUIRE_EXTENSIONS=1  a failing compile is an error, not a fallback
   PYREDIS_CYTHON_ANNOTATE=1     write Cython's HTML annotation next to each .pyx
   PYREDIS_CYTHON_DEBUG=1        bounds/wraparound checks on, assertions kept
+  PYREDIS_DEBUG=1               keep the C debug information and symbols (by default
+                                they are left out: a 5x smaller wheel)
 """
 import glob
 import os
@@ -20,6 +22,7 @@ def _flag(name):
 
 NO_EXTENSIONS = _flag("PYREDIS_NO_EXTENSIONS")
 REQUIRE_EXTENSIONS = _flag("PYREDIS_REQUIRE_EXTENSIONS")
+DEBUG = _flag("PYREDIS_DEBUG")
 CPYTHON = sys.implementation.name == "cpython"
 
 
@@ -85,8 +88,27 @@ class OptionalBuildExt(build_ext):
             if len(detail) > 160:  # a failed compiler command line is long; its head says enough
                 detail = detail[:157] + "..."
             _warn_pure("%s failed to compile (%s: %s)" % (names, type(first).__name__, detail))
+            if not self.extensions:
+                self._nothing_compiled()
+
+    def _nothing_compiled(self):
+        """No module compiled: the package is pure Python, and a wheel being
+        built now is tagged ``py3-none-any`` (bdist_wheel chose a platform
+        tag before the build, from the modules declared)."""
+        self.distribution.ext_modules = []
+        wheel = self.distribution.get_command_obj("bdist_wheel", create=False)
+        if wheel is not None:
+            wheel.root_is_pure = True
 
     def build_extensions(self):
+        if not DEBUG and self.compiler.compiler_type == "unix":
+            # Python's own CFLAGS carry -g; -g0 comes later on the command line
+            # and wins.  GNU ld's -s also drops the symbol table (macOS keeps
+            # debug information out of the binary anyway).
+            for ext in self.extensions:
+                ext.extra_compile_args.append("-g0")
+                if sys.platform.startswith("linux"):
+                    ext.extra_link_args.append("-s")
         super().build_extensions()
         failed = {name for name, _ in self._failed}
         self.extensions = [ext for ext in self.extensions if ext.name not in failed]

@@ -12,7 +12,9 @@ set-up cancel out).  Kernel time (the syscalls themselves) is not counted.
 
 Scenarios: ``get`` (Pool.get of a 3-byte value), ``set`` (Pool.set),
 ``bulk`` (Client bulk mode, 1000 SETs per batch: per command), ``pair``
-(pool acquire+release, no I/O).  A redis-server is started on a free loopback
+(pool acquire+release, no I/O), ``async`` / ``async-uvloop`` (50 asyncio
+tasks doing GET through an AsyncPool of 8, per command; user space only, so
+the event loop's own Python code counts, the kernel's work does not).  A redis-server is started on a free loopback
 port for the run (tests/servers.py).
 """
 import argparse
@@ -59,10 +61,30 @@ elif scenario == "pair":
     release(acquire())
     for _ in range(n):
         release(acquire())
+elif scenario.startswith("async"):  # async / async-uvloop: 50 tasks, AsyncPool of 8, GET
+    import asyncio
+    if scenario == "async-uvloop":
+        import uvloop
+        uvloop.install()
+
+    async def main():
+        apool = pyredis.AsyncPool(host="127.0.0.1", port=port, pool_size=8)
+        get = apool.get
+
+        async def task(count):
+            for _ in range(count):
+                await get("bench:key")
+
+        await asyncio.gather(*[task(20) for _ in range(50)])
+        await asyncio.gather(*[task(n // 50) for _ in range(50)])
+        await apool.close()
+
+    asyncio.run(main())
 pool.close()
 """
 
-SCENARIOS = {"get": 2000, "set": 2000, "bulk": 10000, "pair": 20000}
+SCENARIOS = {"get": 2000, "set": 2000, "bulk": 10000, "pair": 20000, "async": 5000,
+             "async-uvloop": 5000}
 
 
 def instructions(python, script, scenario, port, n, env):

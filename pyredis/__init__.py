@@ -2,7 +2,9 @@
 
 ``pyredis.IMPLEMENTATION`` says which twins are active: ``"compiled"`` or
 ``"pure"`` (``PYREDIS_NO_EXTENSIONS=1`` at import forces the pure ones);
-``pyredis.COMPILED`` is the same as a bool.
+``pyredis.COMPILED`` is the same as a bool.  ``pyredis.__version__`` is new
+(upstream had none); ``python -m pyredis`` reports the version and each
+compiled module's state.
 """
 from pyredis import protocol  # noqa: F401  (chooses the protocol twins)
 from pyredis.client import (
@@ -13,11 +15,13 @@ from pyredis.client import (
     SentinelClient,
 )
 from pyredis.exceptions import (
+    ArgumentError,  # noqa: F401  (importable, not in __all__)
     ProtocolError,
     PyRedisConnClosed,
     PyRedisConnError,
     PyRedisConnReadTimeout,
     PyRedisError,
+    PyRedisBulkError,  # noqa: F401  (importable, not in __all__)
     PyRedisURLError,  # noqa: F401  (importable, not in __all__, as upstream)
     ReplyError,
 )
@@ -31,6 +35,7 @@ from pyredis.pool import (  # chooses the pool-core twin
 from pyredis.url import get_by_url
 from pyredis._lazy import lazy_getattr
 from pyredis._twins import all_compiled
+from pyredis._version import __version__  # noqa: F401  (new: upstream had none)
 
 # Evaluated after every twin has been chosen (protocol and pool core above).
 COMPILED = all_compiled()

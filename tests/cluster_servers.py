@@ -5,8 +5,10 @@ loopback ports (three primaries, three replicas), joined with
 Like servers.py, the helpers here speak raw RESP (a small parser below) so
 that the fixture does not depend on the code under test.
 """
+import contextlib
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -18,8 +20,9 @@ from servers import RedisServer, free_port, pack
 NODES = 6
 # Nodes gossip at least every NODE_TIMEOUT/2, which bounds how long the
 # start-up waits for every node to list the replicas (5 s default: ~3 s more).
-# No test kills a node, and replicas never fail over (see start()), so a
-# node stalled on a busy machine cannot change the roles tests rely on.
+# In the shared cluster replicas never fail over (see start()), so a node
+# stalled on a busy machine cannot change the roles tests rely on; failover
+# tests start a cluster of their own (``Cluster(failover=True)``).
 NODE_TIMEOUT_MS = 2000
 
 
@@ -96,10 +99,16 @@ class Node:
 
 
 class Cluster:
-    """Six cluster-enabled redis-servers, joined into one cluster."""
+    """Six cluster-enabled redis-servers, joined into one cluster.
 
-    def __init__(self, extra=()):
+    ``failover``: replicas take over a primary that fails (off by default:
+    the roles stay put however slow the machine).
+    """
+
+    def __init__(self, extra=(), failover=False, node_timeout_ms=NODE_TIMEOUT_MS):
         self.extra = list(extra)
+        self.failover = failover
+        self.node_timeout_ms = node_timeout_ms
         self.nodes = []
 
     def start(self):
@@ -109,11 +118,10 @@ class Cluster:
                 server.extra = [
                     "--cluster-enabled", "yes",
                     "--cluster-config-file", os.path.join(server.dir, "nodes.conf"),
-                    "--cluster-node-timeout", str(NODE_TIMEOUT_MS),
+                    "--cluster-node-timeout", str(self.node_timeout_ms),
                     # replicas sync at once (the default waits 5 s for more replicas)
                     "--repl-diskless-sync-delay", "0",
-                    # roles never change under the tests, however slow the machine
-                    "--cluster-replica-no-failover", "yes",
+                    "--cluster-replica-no-failover", "no" if self.failover else "yes",
                 ] + self.extra
                 server.start()
                 self.nodes.append(Node(server))
@@ -298,27 +306,68 @@ def ipv6_loopback_works():
 
 def single_node_cluster():
     """One cluster-enabled node serving every slot, with no replica, listening
-    on 127.0.0.1 and ::1.  It never met another node, so CLUSTER SLOTS gives
-    its address as "" (meaning: the host you asked)."""
+    on 127.0.0.1 (and ::1 where the machine has IPv6).  It never met another
+    node, so CLUSTER SLOTS gives its address as "" (meaning: the host you
+    asked)."""
     server = RedisServer(unix=False)
     server.extra = [
         "--cluster-enabled", "yes",
         "--cluster-config-file", os.path.join(server.dir, "nodes.conf"),
-        "--bind", "127.0.0.1", "::1",
+        "--bind", "127.0.0.1", *(["::1"] if ipv6_loopback_works() else []),
     ]
     server.start()
     try:
         node = Node(server)
         node.call("CLUSTER", "ADDSLOTS", *range(16384))  # ADDSLOTSRANGE needs Redis 7
-        deadline = time.monotonic() + 30
-        while b"cluster_state:ok" not in node.call("CLUSTER", "INFO"):
-            if time.monotonic() > deadline:
-                raise RuntimeError("single node cluster not ok")
-            time.sleep(0.02)
+        wait_state(node, b"ok")
     except BaseException:
         server.stop()
         raise
     return node
+
+
+def wait_state(node, state, timeout=30.0):
+    """Until ``node``'s CLUSTER INFO says ``cluster_state:<state>``."""
+    deadline = time.monotonic() + timeout
+    while b"cluster_state:" + state not in node.call("CLUSTER", "INFO"):
+        if time.monotonic() > deadline:
+            raise RuntimeError("cluster state of %r is not %s" % (node, state.decode()))
+        time.sleep(0.01)
+
+
+@contextlib.contextmanager
+def unassigned(node, slot):
+    """``slot`` unassigned on a one-node cluster, so that the node answers
+    CLUSTERDOWN (full coverage is required); assigned again afterwards."""
+    node.call("CLUSTER", "DELSLOTS", slot)
+    try:
+        wait_state(node, b"fail")
+        yield
+    finally:
+        with contextlib.suppress(RespError):  # already given back by the test
+            node.call("CLUSTER", "ADDSLOTS", slot)
+        wait_state(node, b"ok")
+
+
+@contextlib.contextmanager
+def hung(node):
+    """The node's process stopped (SIGSTOP): its kernel still accepts
+    connections, but nothing is ever answered.  Continued afterwards."""
+    pid = node.server.proc.pid
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        yield node
+    finally:
+        os.kill(pid, signal.SIGCONT)
+
+
+def promoted(replica):
+    """True once ``replica`` sees itself as a primary (after a failover)."""
+    for line in replica.call("CLUSTER", "NODES").decode().splitlines():
+        flags = line.split()[2].split(",")
+        if "myself" in flags:
+            return "master" in flags
+    return False
 
 
 # -- pytest fixtures shared by test_cluster.py and test_async_cluster.py ---------------
@@ -379,11 +428,29 @@ def cluster_servers():
 
 @pytest.fixture(scope="session")
 def lone_node():
-    """A one-node cluster on 127.0.0.1 and ::1, without replicas."""
-    if not ipv6_loopback_works():
-        pytest.skip("no IPv6 loopback on this machine")
+    """A one-node cluster without replicas, on 127.0.0.1 (and ::1)."""
     yield _LONE_NODE.acquire()
     _LONE_NODE.release()
+
+
+@pytest.fixture
+def lone_node_v6(lone_node):
+    """The one-node cluster, for tests that reach it on ::1."""
+    if not ipv6_loopback_works():
+        pytest.skip("no IPv6 loopback on this machine")
+    return lone_node
+
+
+@pytest.fixture
+def failover_cluster():
+    """A six-node cluster of its own whose replicas take over a failed
+    primary (node timeout 1 s), for tests that kill a node."""
+    try:
+        cluster = Cluster(failover=True, node_timeout_ms=1000).start()
+    except RuntimeError as exc:  # a missing binary fails the run, never skips it
+        pytest.fail(str(exc), pytrace=False)
+    yield cluster
+    cluster.stop()
 
 
 @pytest.fixture
@@ -416,6 +483,94 @@ def other_primary(cluster, node):
 
 def dead_address():
     return ("127.0.0.1", free_port())
+
+
+def error_count(node, prefix):
+    """How many ``prefix`` error replies (``CLUSTERDOWN``...) ``node`` sent since
+    its last CONFIG RESETSTAT."""
+    for line in node.call("INFO", "errorstats").decode().splitlines():
+        if line.startswith("errorstat_%s:" % prefix):
+            return int(line.split("count=")[1].split(",")[0])
+    return 0
+
+
+def record_fetches(monkeypatch, module, connection_class):
+    """Make the map module ``module`` (``pyredis.helper`` ...) open its
+    connections through a subclass of ``connection_class`` that notes each
+    node it is made for; returns that list of ``(host, port)``."""
+    asked = []
+
+    class Recording(connection_class):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            asked.append((self.host, self.port))
+
+    monkeypatch.setattr(module, connection_class.__name__, Recording)
+    return asked
+
+
+class Load:
+    """``threads`` threads calling ``command(worker, i)`` (``i`` = 1, 2, ...)
+    from the start of the ``with`` block to its end; each call is logged in
+    ``log`` as ``(start, end, exception or None)`` (``time.monotonic()``)."""
+
+    def __init__(self, command, threads=4):
+        import threading  # only the tests under load need threads here
+
+        self.command = command
+        self.log = []
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._work, args=(n,)) for n in range(threads)]
+
+    def _work(self, worker):
+        command, log, i = self.command, self.log, 0
+        while not self._stop.is_set():
+            i += 1
+            start = time.monotonic()
+            try:
+                command(worker, i)
+                error = None
+            except Exception as exc:  # logged: the caller looks at them
+                error = exc
+            log.append((start, time.monotonic(), error))
+
+    def __enter__(self):
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc_info):
+        self._stop.set()
+        for thread in self._threads:
+            thread.join()
+
+
+def kill_and_wait_for_promotion(cluster, victim, timeout=30.0):
+    """SIGKILL ``victim`` (a primary) and wait until its replica has taken
+    over; returns (killed_at, promoted_at) as ``time.monotonic()`` values."""
+    replica = cluster.replica_of(victim)
+    killed_at = time.monotonic()
+    victim.server.kill()
+    while not promoted(replica):
+        if time.monotonic() > killed_at + timeout:
+            raise RuntimeError("%r was not promoted" % replica)
+        time.sleep(0.01)
+    return killed_at, time.monotonic()
+
+
+def check_failover(log, killed_at, promoted_at, ended_at, fetches):
+    """What a failover test expects of the ``(start, end, error)`` log of
+    commands run while a primary was killed (``killed_at``), its replica
+    promoted (``promoted_at``) and a while after (``ended_at``), and of the
+    ``CLUSTER SLOTS`` fetches the survivors answered meanwhile."""
+    failed = [(start, error) for start, _, error in log if error is not None]
+    assert failed  # the dead primary's slots could not be served for a while
+    # No command started after the promotion was seen failed (upstream: CLUSTERDOWN
+    # raised at once, and refreshes that lagged behind).
+    assert [error for start, error in failed if start > promoted_at] == []
+    assert any(start > promoted_at for start, _, _ in log)
+    # Refreshes after failures are paced (upstream: one per failed command).
+    assert fetches <= 10 + 8 * (ended_at - killed_at)
 
 
 def command_calls(node, command):

@@ -52,6 +52,18 @@ def test_exceptions_all():
     assert sorted(exceptions.__all__) == sorted(EXCEPTIONS + ["PyRedisURLError"])  # the 7 names
 
 
+def test_argument_error_is_importable_but_in_no_all():
+    """One class for a refused command argument: upstream's ValueError and hiredis'
+    TypeError at once, and a programming error rather than a Redis failure."""
+    from pyredis import exceptions
+
+    error = exceptions.ArgumentError
+    assert pyredis.ArgumentError is error
+    assert issubclass(error, TypeError) and issubclass(error, ValueError)
+    assert not issubclass(error, exceptions.PyRedisError)
+    assert "ArgumentError" not in pyredis.__all__ and "ArgumentError" not in exceptions.__all__
+
+
 @pytest.mark.parametrize("name", [n for n in CLIENTS + POOLS if n.startswith("Async")])
 def test_async_classes_run_commands_as_coroutines(name):
     cls = getattr(pyredis, name)
@@ -59,8 +71,10 @@ def test_async_classes_run_commands_as_coroutines(name):
     assert inspect.iscoroutinefunction(execute), name
 
 
-def test_no_version_attribute():
-    assert not hasattr(pyredis, "__version__")  # as upstream
+def test_version_attribute_is_new_and_outside_all():
+    # Upstream had no __version__ (a listed difference); __all__ stays upstream's.
+    assert isinstance(pyredis.__version__, str)
+    assert "__version__" not in pyredis.__all__
 
 
 def test_importing_pyredis_leaves_asyncio_alone_until_an_async_class_is_used():

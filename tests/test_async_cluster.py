@@ -6,11 +6,16 @@ Tests that move slots put them back (``restore_slot``); every test starts from
 empty primaries.
 """
 import asyncio
+import contextlib
 import threading
+import time
+import uuid
 
 import pytest
 
-from async_support import async_test
+import pyredis.async_helper
+import pyredis.helper
+from async_support import async_test_asyncio_only as async_test  # topology tests: one loop
 from pyredis import (
     AsyncClusterClient,
     AsyncClusterPool,
@@ -27,17 +32,27 @@ from pyredis.exceptions import (
     PyRedisError,
     ReplyError,
 )
-from pyredis.client.cluster_routing import parse_redirect
-from pyredis.helper import ClusterMap, slot_from_key
+from pyredis.client import cluster_routing
+from pyredis.client.cluster_routing import CLUSTERDOWN_DELAYS, parse_redirect
+from pyredis.connection import AsyncConnection
+from pyredis.helper import REFRESH_TIMEOUT, ClusterMap, slot_from_key
 from cluster_servers import (  # noqa: F401  (the fixtures test_cluster.py uses too)
+    check_failover,
     cluster,
     cluster_servers,
     command_calls,
     dead_address,
+    error_count,
+    failover_cluster,
+    hung,
+    kill_and_wait_for_promotion,
     lone_node,
+    lone_node_v6,
     other_primary,
+    record_fetches,
     restore_slot,
     seeds,
+    unassigned,
 )
 
 
@@ -68,7 +83,7 @@ async def test_client_arguments():
     cluster_map = AsyncClusterMap([("h", 1)])
     with pytest.raises(PyRedisError, match="seeds or cluster_map"):
         AsyncClusterClient(seeds=[("h", 1)], cluster_map=cluster_map)
-    with pytest.raises(PyRedisError, match="AsyncClusterMap"):
+    with pytest.raises(TypeError, match="AsyncClusterMap"):
         AsyncClusterClient(cluster_map=ClusterMap([("h", 1)]))  # a sync map cannot be awaited
     client = AsyncClusterClient(cluster_map=cluster_map)
     with pytest.raises(PyRedisError, match="shard_key or sock"):
@@ -79,6 +94,21 @@ async def test_client_arguments():
         await client.execute(sock="h_1")
     with pytest.raises(IndexError):
         client.get()  # key commands without a key fail at call time, as in sync mode
+
+
+def test_map_id_is_a_uuid_and_refresh_timeout_a_checked_setting():
+    cluster_map = AsyncClusterMap([("h", 1)])
+    assert isinstance(cluster_map.id, uuid.UUID)
+    assert cluster_map.refresh_timeout == REFRESH_TIMEOUT
+    for bad, error in [("1", TypeError), (None, TypeError), (0, ValueError)]:
+        with pytest.raises(error, match="refresh_timeout"):
+            AsyncClusterMap([("h", 1)], refresh_timeout=bad)
+    with pytest.raises(ValueError, match="refresh_timeout"):
+        AsyncClusterClient(cluster_map=cluster_map, refresh_timeout=1)
+    client = AsyncClusterClient(seeds=[("h", 1)], refresh_timeout=0.3)
+    assert client.cluster_map.refresh_timeout == 0.3
+    pool = AsyncClusterPool(seeds=[("h", 1)], refresh_timeout=0.3)
+    assert pool.cluster_map.refresh_timeout == 0.3
 
 
 def test_pool_does_no_io_until_used():
@@ -159,6 +189,25 @@ async def test_map_with_a_given_lock(cluster, seeds):
 
 
 @async_test
+async def test_map_asks_the_node_that_answered_last_and_failed_nodes_last(cluster, monkeypatch):
+    asked = record_fetches(monkeypatch, pyredis.async_helper, AsyncConnection)
+    dead, seed = dead_address(), cluster.replicas()[0]
+    cluster_map = AsyncClusterMap([dead, seed.addr], refresh_timeout=0.3)
+    await cluster_map.update()
+    assert asked == [dead, seed.addr]
+    assert cluster_map.seeds == [seed.addr, dead]  # the failed seed went to the back
+    with hung(seed):
+        del asked[:]
+        await cluster_map.update()
+        assert asked[:2] == [seed.addr, dead] and len(asked) == 3
+        other = asked[2]
+        del asked[:]
+        await cluster_map.update()
+        assert asked == [other]  # the last to answer, not a seed: asked first
+    cluster.wait_replicas_listed()
+
+
+@async_test
 async def test_map_authenticates(cluster, seeds):
     await AsyncClusterMap(seeds, username="full", password="pw").update()
     with pytest.raises(PyRedisError, match="NOPERM|permission"):
@@ -169,13 +218,13 @@ async def test_map_authenticates(cluster, seeds):
 
 @pytest.mark.parametrize("slave_ok", [False, True])
 @async_test
-async def test_ipv6_cluster_without_replicas(lone_node, slave_ok):
-    name = "::1_%d" % lone_node.port
-    async with AsyncClusterClient(seeds=[("::1", lone_node.port)], slave_ok=slave_ok) as client:
+async def test_ipv6_cluster_without_replicas(lone_node_v6, slave_ok):
+    name = "::1_%d" % lone_node_v6.port
+    async with AsyncClusterClient(seeds=[("::1", lone_node_v6.port)], slave_ok=slave_ok) as client:
         assert await client.set("v6", "six") == b"OK"
         assert await client.get("v6") == b"six"
         assert client.cluster_map.hosts() == client.cluster_map.hosts(slave=True) == {name}
-        assert await client.ping(sock="[::1]:%d" % lone_node.port) == b"PONG"
+        assert await client.ping(sock="[::1]:%d" % lone_node_v6.port) == b"PONG"
         assert await client.delete("v6") == 1
 
 
@@ -434,7 +483,8 @@ async def test_cancelled_command_leaves_no_stray_reply(cluster, seeds):
 
 
 @async_test
-async def test_read_timeout_drops_the_node_connection(cluster, seeds):
+async def test_read_timeout_drops_the_node_connection(cluster, seeds, monkeypatch):
+    monkeypatch.setattr(pyredis.helper, "FAILURE_REFRESH_INTERVAL", 0)  # refresh at once
     owner = cluster.owner_of_key("{blocked}")
     async with AsyncClusterClient(seeds=seeds, read_timeout=0.2) as client:
         await client.set("{blocked}str", "v")
@@ -465,6 +515,252 @@ async def test_tasks_racing_to_an_unreachable_node_are_all_retried(cluster, seed
         await client.set("{race}", "v")
         client.cluster_map.moved(cluster.slot("{race}"), dead_address())
         assert await asyncio.gather(*(client.get("{race}") for _ in range(5))) == [b"v"] * 5
+
+
+# -- availability under faults -----------------------------------------------------------
+class AsyncLoad:
+    """``tasks`` tasks calling ``await command(worker, i)`` (``i`` = 1, 2, ...)
+    from the start of the ``async with`` block to its end; each call is logged
+    in ``log`` as ``(start, end, exception or None)``."""
+
+    def __init__(self, command, tasks=8):
+        self.command = command
+        self.tasks = tasks
+        self.log = []
+        self._stop = asyncio.Event()
+        self._running = []
+
+    async def _work(self, worker):
+        command, log, i = self.command, self.log, 0
+        while not self._stop.is_set():
+            i += 1
+            start = time.monotonic()
+            try:
+                await command(worker, i)
+                error = None
+            except Exception as exc:  # logged: the test looks at them
+                error = exc
+            log.append((start, time.monotonic(), error))
+
+    async def __aenter__(self):
+        self._running = [asyncio.ensure_future(self._work(n)) for n in range(self.tasks)]
+        return self
+
+    async def __aexit__(self, *exc_info):
+        self._stop.set()
+        await asyncio.gather(*self._running)
+
+
+@async_test
+async def test_pool_with_a_hung_seed_waits_one_refresh_timeout_at_most(cluster, monkeypatch):
+    asked = record_fetches(monkeypatch, pyredis.async_helper, AsyncConnection)
+    seed = cluster.replicas()[0]
+    refresh_timeout = 0.3
+    pool = AsyncClusterPool(seeds=[seed.addr, cluster.nodes[0].addr], pool_size=4,
+                            pool_timeout=30, read_timeout=5, refresh_timeout=refresh_timeout)
+    try:
+        with hung(seed):
+            async with AsyncLoad(
+                    lambda worker, i: pool.set("hung:%d:%d" % (worker, i % 50), i)) as load:
+                for _ in range(3):  # every client loses its connections: each refreshes the map
+                    await asyncio.sleep(0.4)
+                    for node in cluster.primaries():
+                        node.call("CLIENT", "KILL", "TYPE", "normal")
+                await asyncio.sleep(0.3)
+    finally:
+        await pool.close()
+        cluster.wait_replicas_listed()
+    assert all(isinstance(error, (PyRedisConnError, PyRedisConnClosed))
+               for _, _, error in load.log if error is not None)
+    assert asked.count(seed.addr) == 1
+    assert len(asked) <= 2 + 3 * 3
+    assert len(load.log) > 100
+    assert max(end - start for start, end, _ in load.log) < refresh_timeout + 2.5
+
+
+@contextlib.asynccontextmanager
+async def refresh_under_way(cluster_map, monkeypatch):
+    """A refresh of ``cluster_map`` in another task, held in its fetch until
+    the block ends."""
+    started, release = asyncio.Event(), asyncio.Event()
+    fetch = cluster_map._fetch
+
+    async def slow_fetch(current):
+        started.set()
+        await release.wait()
+        return await fetch(current)
+
+    monkeypatch.setattr(cluster_map, "_fetch", slow_fetch)
+    refresh = asyncio.ensure_future(cluster_map.update())
+    try:
+        await asyncio.wait_for(started.wait(), 10)
+        yield refresh
+    finally:
+        release.set()
+        await refresh
+
+
+@async_test
+async def test_client_goes_on_with_the_current_table_while_a_refresh_is_under_way(
+        cluster, seeds, monkeypatch):
+    key = "nowait"
+    slot = cluster.slot(key)
+    home = cluster.owner(slot)
+    target = other_primary(cluster, home)
+    client = AsyncClusterClient(seeds=seeds)
+    try:
+        await client.set(key, "v")
+        cluster.move_slot(slot, home, target)
+        async with refresh_under_way(client.cluster_map, monkeypatch) as refresh:
+            # The MOVED reply is followed without waiting for the refresh.
+            assert await asyncio.wait_for(client.get(key), 10) == b"v"
+            assert not refresh.done()
+        assert client.cluster_map.get_slot(key) == target.name
+    finally:
+        await client.close()
+        restore_slot(cluster, slot, home)
+
+
+@async_test
+async def test_a_node_that_failed_is_not_used_before_a_refresh_under_way_ends(
+        cluster, seeds, monkeypatch):
+    monkeypatch.setattr(pyredis.helper, "FAILURE_REFRESH_INTERVAL", 0)
+    key = "suspect"
+    slot = cluster.slot(key)
+    home = cluster.owner(slot)
+    target = other_primary(cluster, home)
+    client = AsyncClusterClient(seeds=seeds)
+    try:
+        await client.set(key, "v")
+        blocked = asyncio.ensure_future(client.blpop("{suspect}list", 5))
+        await asyncio.sleep(0.1)
+        home.call("CLIENT", "KILL", "TYPE", "normal")
+        with pytest.raises((PyRedisConnClosed, PyRedisConnError)):
+            await blocked  # the node failed under a command
+        cluster.move_slot(slot, home, target)
+        home.call("CONFIG", "RESETSTAT")
+        async with refresh_under_way(client.cluster_map, monkeypatch):
+            reader = asyncio.ensure_future(client.get(key))
+            await asyncio.sleep(0.2)
+        assert await asyncio.wait_for(reader, 10) == b"v"
+        assert error_count(home, "MOVED") == 0  # not sent to the old node
+    finally:
+        await client.close()
+        restore_slot(cluster, slot, home)
+
+
+@async_test
+async def test_clusterdown_is_retried_a_little_then_raised(lone_node):
+    key = "down"
+    other_slot = (slot_from_key(key) + 1) % 16384
+    async with AsyncClusterClient(seeds=[lone_node.addr]) as client:
+        assert await client.set(key, "v") == b"OK"
+        with unassigned(lone_node, other_slot):
+            lone_node.call("CONFIG", "RESETSTAT")
+            with pytest.raises(ReplyError, match="CLUSTERDOWN"):
+                await client.get(key)
+            assert error_count(lone_node, "CLUSTERDOWN") == 1 + len(CLUSTERDOWN_DELAYS)
+            assert await client.multi(shard_key=key) == b"OK"
+            with pytest.raises(ReplyError, match="CLUSTERDOWN"):
+                await client.get(key)  # inside MULTI: raised at once
+            assert error_count(lone_node, "CLUSTERDOWN") == 2 + len(CLUSTERDOWN_DELAYS)
+            assert await client.execute(b"DISCARD", shard_key=key) == b"OK"
+
+
+@async_test
+async def test_clusterdown_ends_while_the_command_waits(lone_node, monkeypatch):
+    monkeypatch.setattr(cluster_routing, "CLUSTERDOWN_DELAYS", (0.05,) * 200)  # a long outage
+    key = "down-then-up"
+    other_slot = (slot_from_key(key) + 1) % 16384
+    async with AsyncClusterClient(seeds=[lone_node.addr]) as client:
+        assert await client.set(key, "v") == b"OK"
+        with unassigned(lone_node, other_slot):
+            lone_node.call("CONFIG", "RESETSTAT")
+            reader = asyncio.ensure_future(client.get(key))
+            deadline = time.monotonic() + 10
+            while error_count(lone_node, "CLUSTERDOWN") < 2 and time.monotonic() < deadline:
+                await asyncio.sleep(0.01)
+            lone_node.call("CLUSTER", "ADDSLOTS", other_slot)
+            assert await asyncio.wait_for(reader, 15) == b"v"
+
+
+@async_test
+async def test_failover_errors_stop_at_the_promotion(failover_cluster):
+    cluster = failover_cluster
+    cluster.roles()
+    victim = cluster.primaries()[0]
+    survivors = [node for node in cluster.nodes if node is not victim]
+    pool = AsyncClusterPool(seeds=[victim.addr, survivors[0].addr], pool_size=4,
+                            pool_timeout=30)
+    try:
+        assert await pool.set("warm", 1) == b"OK"
+        for node in survivors:
+            node.call("CONFIG", "RESETSTAT")
+        async with AsyncLoad(
+                lambda worker, i: pool.set("fo:%d:%d" % (worker, i % 100), i)) as load:
+            await asyncio.sleep(0.3)
+            killed_at, promoted_at = await asyncio.get_running_loop().run_in_executor(
+                None, kill_and_wait_for_promotion, cluster, victim)
+            await asyncio.sleep(1.5)
+        ended_at = time.monotonic()
+        fetches = sum(command_calls(node, "cluster|slots") for node in survivors)
+        assert await pool.set("after", 1) == b"OK"
+    finally:
+        await pool.close()
+    check_failover(load.log, killed_at, promoted_at, ended_at, fetches)
+
+
+class UpstreamStyleMap:
+    """Nothing but pyredis 1.0's AsyncClusterMap interface, around a real map."""
+
+    def __init__(self, inner):
+        self.inner = inner
+        self.updates = 0
+
+    @property
+    def id(self):
+        return self.inner.id
+
+    async def update(self, map_id):
+        self.updates += 1
+        return await self.inner.update(map_id)
+
+    def get_slot(self, shard_key, slave=None):
+        return self.inner.get_slot(shard_key, slave)
+
+    def hosts(self, slave=None):
+        return self.inner.hosts(slave)
+
+
+@async_test
+async def test_client_takes_any_object_with_clustermap_methods(cluster, seeds, monkeypatch):
+    duck = UpstreamStyleMap(AsyncClusterMap(seeds))
+    key = "duck"
+    slot = cluster.slot(key)
+    home = cluster.owner(slot)
+    target = other_primary(cluster, home)
+    try:
+        async with AsyncClusterClient(cluster_map=duck) as client:
+            assert client.cluster_map is duck
+            for i in range(30):
+                assert await client.set("duck:%d" % i, i) == b"OK"
+                assert cluster.owner_of_key("duck:%d" % i).call("GET", "duck:%d" % i) == b"%d" % i
+            assert duck.updates == 1
+            assert await client.set(key, "v") == b"OK"
+            old_reply = home.call("CLUSTER", "SLOTS")
+            cluster.move_slot(slot, home, target)
+
+            async def lagging(current):
+                return old_reply, home.addr
+
+            monkeypatch.setattr(duck.inner, "_fetch", lagging)
+            assert await client.get(key) == b"v"
+            assert await client.set(key, "w") == b"OK" and target.call("GET", key) == b"w"
+            assert duck.updates == 2
+    finally:
+        restore_slot(cluster, slot, home)
+    with pytest.raises(TypeError, match="hosts"):
+        AsyncClusterClient(cluster_map=object())
 
 
 @async_test

@@ -7,10 +7,11 @@ import inspect
 import pytest
 
 import pyredis
-from async_support import async_test
+from async_support import async_test_asyncio_only as async_test  # topology tests: one loop
 from pyredis import AsyncHashClient, AsyncHashPool, HashClient
 from pyredis.client import async_hash as async_hash_module
 from pyredis.exceptions import (
+    PyRedisBulkError,
     PyRedisConnError,
     PyRedisConnReadTimeout,
     PyRedisError,
@@ -39,9 +40,9 @@ def count_writes(client):
         conn = client._connection(index)
         send = conn.send_packed
 
-        async def counting(data, index=index, send=send):
+        async def counting(data, count=0, out=None, index=index, send=send):
             counts[index] += 1
-            return await send(data)
+            return await send(data, count, out)
 
         conn.send_packed = counting
     return counts
@@ -347,7 +348,14 @@ async def test_killed_bucket_during_bulk_flush(ring, victim):
             await client.set("k%d" % i, i)
     assert client.closed is True
     assert client.bulk is True  # as Client: left in bulk mode after a failed flush
-    assert await client.bulk_stop() == [b"OK"] * 6  # the batch before the failure
+    with pytest.raises(PyRedisBulkError) as failed:
+        await client.bulk_stop()
+    assert isinstance(failed.value.__cause__, GONE)
+    # The batch before the failure, then what the live buckets answered of the
+    # failed one before the first missing reply, in command order.
+    replies = failed.value.replies
+    assert replies[:6] == [b"OK"] * 6 and set(replies) == {b"OK"} and len(replies) < 12
+    assert client.bulk is False
     await client.close()
 
 
@@ -366,16 +374,16 @@ async def test_pool_settings_and_routing(ring):
             pool.publish("c", "m")
         with pytest.raises(PyRedisError):
             await pool.execute("PING")
-        (client,) = pool._pool_free
+        (client,) = pool._pool_shared  # every command so far shared one client
         assert isinstance(client, AsyncHashClient)
         assert client._conns[2]._read_timeout == 1.5
         assert not hasattr(pool, "multi")  # transactions need a leased client
         async with pool.lease() as leased:
-            assert leased is client
+            assert leased is not client and isinstance(leased, AsyncHashClient)
             await leased.multi(shard_key="{t}")
             await leased.set("{t}a", 1)
             assert await leased.exec(shard_key="{t}") == ["OK"]
-    assert client.closed is True  # closing the pool closed its idle client
+    assert client.closed is True  # closing the pool closed its shared client
     assert keys_on(ring[2], database=2) == {b"blarg"}
 
 
@@ -384,13 +392,13 @@ async def test_pool_drops_a_client_with_a_dead_bucket(ring, victim):
     pool = AsyncHashPool(pairs([ring[0], ring[1], victim]), pool_size=2)
     dead, alive = key_in(2), key_in(0)
     assert await pool.set(dead, 1) == b"OK"
-    (first,) = pool._pool_free
+    (first,) = pool._pool_shared
     victim.kill()
     with pytest.raises(GONE):
         await pool.get(dead)
-    assert pool._pool_free == frozenset()  # dropped, not kept for the next caller
     assert first.closed is True
     assert await pool.set(alive, 1) == b"OK"  # a fresh client, other bucket
+    assert first not in pool._pool_shared and not pool._pool_free  # dropped
     restart(victim)
     assert await pool.get(dead) is None  # back, empty
     await pool.close()
@@ -442,7 +450,7 @@ async def test_tls_buckets(ring, redis_tls_server):
         AsyncHashClient([(tls.host, tls.tls_port), ring[1].unix_sock], ssl_context=context)
     async with AsyncHashClient([(tls.host, tls.tls_port)], ssl_context=context) as client:
         assert await client.set("k", "v") == b"OK"
-        assert client._conns[0]._transport.get_extra_info("ssl_object") is not None
+        assert client._conns[0]._proto.transport.get_extra_info("ssl_object") is not None
     pool = AsyncHashPool([(tls.host, tls.tls_port)], ssl=True)
     assert pool.ssl is True and pool.ssl_context is None  # nothing built before first use
     with pytest.raises(PyRedisConnError):  # the default context does not trust the test CA

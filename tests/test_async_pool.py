@@ -312,12 +312,29 @@ async def test_a_stale_client_frees_its_slot_at_once():
 
 # -- execute, lease, close -------------------------------------------------------------
 @async_test
-async def test_execute_releases_even_on_error():
+async def test_execute_shares_a_client_for_ordinary_commands():
     pool = FakePool(pool_size=1)
     assert await pool.execute("GET", "k", shard_key="k") == (0, ("GET", "k"), {"shard_key": "k"})
     with pytest.raises(RuntimeError):
         await pool.execute("FAIL")
-    assert state(pool) == (1, 0, 1)
+    # Tasks beyond pool_size share it: no "Max connections exhausted".
+    replies = await asyncio.gather(*[pool.execute("ECHO", i) for i in range(10)])
+    assert replies == [(0, ("ECHO", i), {}) for i in range(10)]
+    assert state(pool) == (0, 0, 1) and len(pool._pool_shared) == 1 and len(pool.made) == 1
+
+
+@async_test
+async def test_dedicated_commands_run_on_a_lease():
+    pool = FakePool(pool_size=2)
+    assert await pool.execute("BLPOP", "q", 0) == (0, ("BLPOP", "q", 0), {})
+    assert state(pool) == (1, 0, 1)  # given back
+    assert await pool.execute(b"select", 1) == (0, (b"select", 1), {})
+    assert state(pool) == (0, 0, 0) and pool.made[0].closed  # its state is not the pool's
+    with pytest.raises(RuntimeError):
+        await pool.execute("FAIL")
+    assert await pool.execute("xread", "BLOCK", 0, "STREAMS", "s", "$") == (
+        2, ("xread", "BLOCK", 0, "STREAMS", "s", "$"), {})  # the shared one is busy: a new lease
+    assert state(pool) == (1, 0, 2) and len(pool._pool_shared) == 1
 
 
 @async_test
@@ -397,7 +414,7 @@ async def test_a_lock_passed_in_is_used(make_lock):
     await pool.close()
     assert not lock.locked() and pool.lock_held_in_connect == [False]
     if isinstance(lock, RecordingLock):
-        assert lock.acquired == 5  # acquire, release, acquire, release, close
+        assert lock.acquired == 4  # acquire, release, taking a shared client, close
 
 
 # -- many tasks -------------------------------------------------------------------------

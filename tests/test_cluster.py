@@ -4,13 +4,20 @@ cluster (three primaries, three replicas; tests/cluster_servers.py).
 Tests that move slots put them back (``restore_slot``), and every test starts
 from empty primaries.
 """
+import contextlib
 import os
 import threading
 import time
+import uuid
 
 import pytest
 
+import pyredis.client
+import pyredis.helper
 from pyredis import ClusterClient, ClusterPool, get_by_url
+from pyredis.client import cluster_routing
+from pyredis.client.cluster_routing import CLUSTERDOWN_DELAYS
+from pyredis.connection import Connection
 from pyredis.exceptions import (
     PyRedisConnClosed,
     PyRedisConnError,
@@ -18,16 +25,32 @@ from pyredis.exceptions import (
     PyRedisError,
     ReplyError,
 )
-from pyredis.helper import ClusterMap, _build_table, node_address, node_name, slot_from_key
+from pyredis.helper import (
+    REFRESH_TIMEOUT,
+    ClusterMap,
+    _build_table,
+    node_address,
+    node_name,
+    slot_from_key,
+)
 from cluster_servers import (  # noqa: F401  (fixtures shared with test_async_cluster)
+    Load,
+    check_failover,
     cluster,
     cluster_servers,
     command_calls,
     dead_address,
+    error_count,
+    failover_cluster,
+    hung,
+    kill_and_wait_for_promotion,
     lone_node,
+    lone_node_v6,
     other_primary,
+    record_fetches,
     restore_slot,
     seeds,
+    unassigned,
 )
 
 
@@ -130,6 +153,39 @@ def test_client_arguments():
         client.execute(sock="h_1")
 
 
+def test_map_id_is_a_uuid_and_refresh_timeout_a_checked_setting():
+    cluster_map = ClusterMap([("h", 1)])
+    assert isinstance(cluster_map.id, uuid.UUID)
+    assert cluster_map.refresh_timeout == REFRESH_TIMEOUT
+    for bad, error in [("1", TypeError), (True, TypeError), (None, TypeError),
+                       (0, ValueError), (-1.5, ValueError), (float("nan"), ValueError)]:
+        with pytest.raises(error, match="refresh_timeout"):
+            ClusterMap([("h", 1)], refresh_timeout=bad)
+    with pytest.raises(ValueError, match="refresh_timeout"):
+        ClusterClient(cluster_map=cluster_map, refresh_timeout=1)  # the map's setting
+    assert ClusterClient(seeds=[("h", 1)], refresh_timeout=0.3).cluster_map.refresh_timeout == 0.3
+    assert ClusterPool(seeds=[("h", 1)], refresh_timeout=0.3).cluster_map.refresh_timeout == 0.3
+    # it bounds the timeouts of the connections that fetch CLUSTER SLOTS
+    kwargs = ClusterMap([("h", 1)], conn_timeout=5, read_timeout=0.2,
+                        refresh_timeout=0.5)._connection_kwargs()
+    assert (kwargs["conn_timeout"], kwargs["read_timeout"]) == (0.5, 0.2)
+    kwargs = ClusterMap([("h", 1)], conn_timeout=None, read_timeout=None)._connection_kwargs()
+    assert (kwargs["conn_timeout"], kwargs["read_timeout"]) == (REFRESH_TIMEOUT,) * 2
+
+
+def test_moved_does_not_wait_for_a_refresh_under_way():
+    cluster_map = ClusterMap([("h", 1)])
+    cluster_map._lock.acquire()  # as a refresh under way holds it
+    try:
+        thread = threading.Thread(target=cluster_map.moved, args=(5, ("h", 2)))
+        thread.start()
+        thread.join(10)
+        assert not thread.is_alive()  # upstream's lock made it wait
+        assert cluster_map.slot_nodes(5) == (("h", 2), ("h", 2))
+    finally:
+        cluster_map._lock.release()
+
+
 def test_pool_does_no_io_until_used():
     pool = ClusterPool(seeds=[("no-such-host.invalid", 1)], username="u", password="p")
     assert pool.cluster_map.hosts() == set()
@@ -174,6 +230,28 @@ def test_map_falls_back_to_known_nodes(cluster, seeds):
     assert len(cluster_map.hosts()) == 3
 
 
+def test_map_asks_the_node_that_answered_last_and_failed_nodes_last(cluster, monkeypatch):
+    asked = record_fetches(monkeypatch, pyredis.helper, Connection)
+    dead, seed = dead_address(), cluster.replicas()[0]
+    cluster_map = ClusterMap([dead, seed.addr], refresh_timeout=0.3)
+    cluster_map.update()
+    assert asked == [dead, seed.addr]
+    assert cluster_map.seeds == [seed.addr, dead]  # the failed seed went to the back
+    with hung(seed):  # a node that accepts connections but never answers
+        del asked[:]
+        cluster_map.update()
+        # asked first (it answered last), then the seeds, then the other nodes
+        assert asked[:2] == [seed.addr, dead] and len(asked) == 3
+        other = asked[2]
+        del asked[:]
+        cluster_map.update()
+        assert asked == [other]  # the last to answer, not a seed: asked first
+    cluster.wait_replicas_listed()
+    del asked[:]
+    cluster_map.update()
+    assert asked == [other]
+
+
 def test_map_authenticates(cluster, seeds):
     ClusterMap(seeds, username="full", password="pw").update()
     with pytest.raises(PyRedisError, match="NOPERM|permission"):
@@ -213,16 +291,16 @@ def test_map_readers_never_see_a_partial_table(cluster, seeds):
 
 
 @pytest.mark.parametrize("slave_ok", [False, True])
-def test_ipv6_cluster_without_replicas(lone_node, slave_ok):
+def test_ipv6_cluster_without_replicas(lone_node_v6, slave_ok):
     # Upstream: IndexError on the replica-less range, and "::1_port" names broke.
-    name = "::1_%d" % lone_node.port
-    with ClusterClient(seeds=[("::1", lone_node.port)], slave_ok=slave_ok) as client:
+    name = "::1_%d" % lone_node_v6.port
+    with ClusterClient(seeds=[("::1", lone_node_v6.port)], slave_ok=slave_ok) as client:
         assert client.set("v6", "six") == b"OK"
         assert client.get("v6") == b"six"
         assert client.cluster_map.hosts() == client.cluster_map.hosts(slave=True) == {name}
         assert client.cluster_map.get_slot("v6", slave=True) == name
         assert client.ping(sock=name) == b"PONG"
-        assert client.ping(sock="[::1]:%d" % lone_node.port) == b"PONG"
+        assert client.ping(sock="[::1]:%d" % lone_node_v6.port) == b"PONG"
         assert client.delete("v6") == 1
 
 
@@ -477,6 +555,236 @@ def test_unreachable_node_is_retried_after_a_refresh(cluster, client):
     assert client.cluster_map.get_slot("redirected") == cluster.owner(slot).name
 
 
+# -- availability under faults -------------------------------------------------------------
+def test_pool_with_a_hung_seed_waits_one_refresh_timeout_at_most(cluster, monkeypatch):
+    # Upstream asked the hung seed first on every refresh, for read_timeout
+    # each time, with every thread needing the map waiting on its lock.
+    asked = record_fetches(monkeypatch, pyredis.helper, Connection)
+    seed = cluster.replicas()[0]
+    refresh_timeout = 0.3
+    pool = ClusterPool(seeds=[seed.addr, cluster.nodes[0].addr], pool_size=4, pool_timeout=30,
+                       read_timeout=5, refresh_timeout=refresh_timeout)
+    try:
+        with hung(seed):
+            with Load(lambda worker, i: pool.set("hung:%d:%d" % (worker, i % 50), i)) as load:
+                for _ in range(3):  # every client loses its connections: each refreshes the map
+                    time.sleep(0.4)
+                    for node in cluster.primaries():
+                        node.call("CLIENT", "KILL", "TYPE", "normal")
+                time.sleep(0.3)
+    finally:
+        pool.close()
+        cluster.wait_replicas_listed()
+    # A killed connection is raised (the command may have run); nothing else fails.
+    assert all(isinstance(error, (PyRedisConnError, PyRedisConnClosed))
+               for _, _, error in load.log if error is not None)
+    assert asked.count(seed.addr) == 1  # then moved back: the map never waits for it again
+    assert len(asked) <= 2 + 3 * 3  # the first refresh, and one per failure (and some slack)
+    assert len(load.log) > 100
+    # No command waited much longer than one refresh timeout (5 s each upstream).
+    assert max(end - start for start, end, _ in load.log) < refresh_timeout + 2.5
+
+
+@contextlib.contextmanager
+def refresh_under_way(cluster_map, monkeypatch):
+    """A refresh of ``cluster_map`` in another thread, held in its fetch
+    until the block ends."""
+    started, release = threading.Event(), threading.Event()
+    fetch = cluster_map._fetch
+
+    def slow_fetch(current):
+        started.set()
+        release.wait(30)
+        return fetch(current)
+
+    monkeypatch.setattr(cluster_map, "_fetch", slow_fetch)
+    refresh = threading.Thread(target=cluster_map.update)
+    refresh.start()
+    try:
+        assert started.wait(10)
+        yield
+    finally:
+        release.set()
+        refresh.join(30)
+
+
+def in_thread(call):
+    """Start ``call()`` in a thread; returns the thread and the list its result goes to."""
+    result = []
+    thread = threading.Thread(target=lambda: result.append(call()))
+    thread.start()
+    return thread, result
+
+
+def test_client_goes_on_with_the_current_table_while_a_refresh_is_under_way(
+        cluster, seeds, monkeypatch):
+    key = "nowait"
+    slot = cluster.slot(key)
+    home = cluster.owner(slot)
+    target = other_primary(cluster, home)
+    client = ClusterClient(seeds=seeds)
+    try:
+        client.set(key, "v")
+        cluster.move_slot(slot, home, target)
+        with refresh_under_way(client.cluster_map, monkeypatch):
+            reader, result = in_thread(lambda: client.get(key))
+            reader.join(10)
+            # The MOVED reply was followed without waiting for the refresh.
+            assert result == [b"v"]
+        assert client.cluster_map.get_slot(key) == target.name
+    finally:
+        client.close()
+        restore_slot(cluster, slot, home)
+
+
+def test_a_node_that_failed_is_not_used_before_a_refresh_under_way_ends(
+        cluster, seeds, monkeypatch):
+    # Its replacement (a failover, here a resharding) may be in that refresh;
+    # were the node hung, each command sent to it would wait for a read timeout.
+    monkeypatch.setattr(pyredis.helper, "FAILURE_REFRESH_INTERVAL", 0)
+    key = "suspect"
+    slot = cluster.slot(key)
+    home = cluster.owner(slot)
+    target = other_primary(cluster, home)
+    client = ClusterClient(seeds=seeds)
+    try:
+        client.set(key, "v")
+        home.call("CLIENT", "KILL", "TYPE", "normal")
+        with pytest.raises((PyRedisConnClosed, PyRedisConnError)):
+            client.get(key)
+        cluster.move_slot(slot, home, target)
+        home.call("CONFIG", "RESETSTAT")
+        with refresh_under_way(client.cluster_map, monkeypatch):
+            reader, result = in_thread(lambda: client.get(key))
+            reader.join(0.2)
+        reader.join(10)
+        assert result == [b"v"]
+        assert error_count(home, "MOVED") == 0  # not sent to the old node
+    finally:
+        client.close()
+        restore_slot(cluster, slot, home)
+
+
+def test_clusterdown_is_retried_a_little_then_raised(lone_node):
+    key = "down"
+    other_slot = (slot_from_key(key) + 1) % 16384
+    with ClusterClient(seeds=[lone_node.addr]) as client:
+        assert client.set(key, "v") == b"OK"
+        with unassigned(lone_node, other_slot):  # the cluster is down
+            lone_node.call("CONFIG", "RESETSTAT")
+            with pytest.raises(ReplyError, match="CLUSTERDOWN"):
+                client.get(key)
+            # nothing ran, so it was sent again after each pause (upstream: once)
+            assert error_count(lone_node, "CLUSTERDOWN") == 1 + len(CLUSTERDOWN_DELAYS)
+            # inside MULTI the refusal spoils the transaction: raised at once
+            assert client.multi(shard_key=key) == b"OK"
+            with pytest.raises(ReplyError, match="CLUSTERDOWN"):
+                client.get(key)
+            assert error_count(lone_node, "CLUSTERDOWN") == 2 + len(CLUSTERDOWN_DELAYS)
+            assert client.execute(b"DISCARD", shard_key=key) == b"OK"
+
+
+def test_clusterdown_ends_while_the_command_waits(lone_node, monkeypatch):
+    monkeypatch.setattr(cluster_routing, "CLUSTERDOWN_DELAYS", (0.05,) * 200)  # a long outage
+    key = "down-then-up"
+    other_slot = (slot_from_key(key) + 1) % 16384
+    with ClusterClient(seeds=[lone_node.addr]) as client:
+        assert client.set(key, "v") == b"OK"
+        with unassigned(lone_node, other_slot):
+            lone_node.call("CONFIG", "RESETSTAT")
+            reader, result = in_thread(lambda: client.get(key))
+            deadline = time.monotonic() + 10
+            while error_count(lone_node, "CLUSTERDOWN") < 2 and time.monotonic() < deadline:
+                time.sleep(0.01)
+            lone_node.call("CLUSTER", "ADDSLOTS", other_slot)  # the cluster is back
+            reader.join(15)
+            assert result == [b"v"]
+
+
+def test_failover_errors_stop_at_the_promotion(failover_cluster):
+    cluster = failover_cluster
+    cluster.roles()
+    victim = cluster.primaries()[0]
+    survivors = [node for node in cluster.nodes if node is not victim]
+    # The first seed is the primary that dies (and the node that answered last).
+    pool = ClusterPool(seeds=[victim.addr, survivors[0].addr], pool_size=4, pool_timeout=30)
+    try:
+        assert pool.set("warm", 1) == b"OK"
+        for node in survivors:
+            node.call("CONFIG", "RESETSTAT")
+        with Load(lambda worker, i: pool.set("fo:%d:%d" % (worker, i % 100), i)) as load:
+            time.sleep(0.3)
+            killed_at, promoted_at = kill_and_wait_for_promotion(cluster, victim)
+            time.sleep(1.5)
+        ended_at = time.monotonic()
+        fetches = sum(command_calls(node, "cluster|slots") for node in survivors)
+        assert pool.set("after", 1) == b"OK"
+    finally:
+        pool.close()
+    check_failover(load.log, killed_at, promoted_at, ended_at, fetches)
+
+
+def test_client_takes_any_object_with_clustermap_methods(cluster, seeds, monkeypatch):
+    duck = UpstreamStyleMap(ClusterMap(seeds))
+    key = "duck"
+    slot = cluster.slot(key)
+    home = cluster.owner(slot)
+    target = other_primary(cluster, home)
+    try:
+        with ClusterClient(cluster_map=duck) as client:
+            assert client.cluster_map is duck
+            for i in range(30):
+                assert client.set("duck:%d" % i, i) == b"OK"
+                assert cluster.owner_of_key("duck:%d" % i).call("GET", "duck:%d" % i) == b"%d" % i
+            assert duck.updates == 1
+            assert client.set(key, "v") == b"OK"
+            old_reply = home.call("CLUSTER", "SLOTS")
+            cluster.move_slot(slot, home, target)
+            # a refresh that lags behind: the MOVED reply's node is used all the same
+            monkeypatch.setattr(duck.inner, "_fetch", lambda current: (old_reply, home.addr))
+            assert client.get(key) == b"v"
+            assert client.set(key, "w") == b"OK" and target.call("GET", key) == b"w"
+            assert duck.updates == 2
+        with ClusterClient(cluster_map=duck, slave_ok=True) as client:
+            assert client.get("duck:1") in (b"1", None)  # a replica may lag
+            assert set(client._conns) <= {node.addr for node in cluster.replicas()}
+    finally:
+        restore_slot(cluster, slot, home)
+    with pytest.raises(TypeError, match="get_slot"):
+        ClusterClient(cluster_map=object())
+    with pytest.raises(TypeError, match="ClusterMap"):
+        ClusterClient(cluster_map=pyredis.client.AsyncClusterMap(seeds))
+    with pytest.raises(TypeError, match="await"):  # an asyncio map of someone else's
+        ClusterClient(cluster_map=AsyncUpstreamStyleMap(ClusterMap(seeds)))
+
+
+class UpstreamStyleMap:
+    """Nothing but pyredis 1.0's ClusterMap interface, around a real map."""
+
+    def __init__(self, inner):
+        self.inner = inner
+        self.updates = 0
+
+    @property
+    def id(self):
+        return self.inner.id
+
+    def update(self, map_id):
+        self.updates += 1
+        return self.inner.update(map_id)
+
+    def get_slot(self, shard_key, slave=None):
+        return self.inner.get_slot(shard_key, slave)
+
+    def hosts(self, slave=None):
+        return self.inner.hosts(slave)
+
+
+class AsyncUpstreamStyleMap(UpstreamStyleMap):
+    async def update(self, map_id):
+        return self.inner.update(map_id)
+
+
 def test_close(cluster, seeds):
     client = ClusterClient(seeds=seeds)
     with client:
@@ -573,10 +881,12 @@ def test_pool_username_shrink_and_unknown_release(cluster, seeds):
 
 
 def test_get_by_url(cluster, seeds):
-    url = "cluster://%s?slave_ok=true&pool_size=3" % ",".join("%s:%d" % seed for seed in seeds)
+    url = "cluster://%s?slave_ok=true&pool_size=3&refresh_timeout=0.5" % ",".join(
+        "%s:%d" % seed for seed in seeds)
     pool = get_by_url(url)
     assert isinstance(pool, ClusterPool)
     assert pool.slave_ok and pool.pool_size == 3
+    assert pool.cluster_map.refresh_timeout == 0.5
     assert pool.set("from-url", 1) == b"OK"
     cluster.owner_of_key("from-url").call("WAIT", 1, 2000)
     assert pool.get("from-url") == b"1"

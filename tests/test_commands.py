@@ -6,7 +6,9 @@ declaration is checked while the test runs (a declared method the test never
 calls fails it), and ``test_every_method_is_exercised`` fails when a public
 method of any mixin in ``pyredis.commands`` is declared by no test.
 """
+import asyncio
 import contextlib
+import decimal
 import functools
 import inspect
 import threading
@@ -15,7 +17,7 @@ import time
 import pytest
 
 from pyredis import Client, Pool, PubSubClient, commands
-from pyredis.exceptions import ReplyError
+from pyredis.exceptions import ArgumentError, ReplyError
 from servers import RedisServer
 
 MIXINS = [getattr(commands, name) for name in commands.__all__ if name != "BaseCommand"]
@@ -108,7 +110,8 @@ def second_server():
 @uses("echo", "ping")
 def test_connection(r):
     assert r.ping() == b"PONG"
-    assert r.ping("hi") == b"hi"
+    assert r.ping("hi") == b"PONG"  # as upstream: a shard key (cluster mode), never sent
+    assert r.ping(shard_key="hi", sock="ignored_1") == b"PONG"
     assert r.echo("x\r\ny") == b"x\r\ny"
     assert r.echo(b"\x00\xff") == b"\x00\xff"
 
@@ -402,6 +405,65 @@ def test_transactions(client, other_client):
     client.set("t", "mine")
     assert client.exec() is None  # a watched key changed: aborted
     assert client.get("t") == b"changed"
+
+
+BAD_ARGUMENTS = [None, decimal.Decimal("1.5"), [1], (1,), {"a": 1}, object(), 1j]
+BAD_IDS = ["None", "Decimal", "list", "tuple", "dict", "object", "complex"]
+
+
+@pytest.mark.parametrize("bad", BAD_ARGUMENTS, ids=BAD_IDS)
+def test_a_bad_argument_raises_argument_error_and_nothing_is_sent(r, bad):
+    """Upstream raised ValueError, hiredis TypeError: ArgumentError is both."""
+    r.set("k", "before")
+    connection = r.execute("CLIENT", "ID")
+    with pytest.raises(ArgumentError, match="Invalid type %s for command argument 2"
+                       % type(bad).__name__) as info:
+        r.set("k", bad)
+    assert isinstance(info.value, ValueError) and isinstance(info.value, TypeError)
+    try:
+        r.rpush("list", "a", bad)
+    except ValueError:
+        pass
+    try:
+        r.hset("h", "f", bad)
+    except TypeError:
+        pass
+    assert r.get("k") == b"before" and r.exists("list", "h") == 0  # nothing sent, in step
+    assert r.execute("CLIENT", "ID") == connection  # the same connection, still in use
+
+
+def test_bools_are_sent_as_upstream_sent_them(r):
+    """Clients keep upstream's ``str(value)`` for bools (only pack_command refuses them)."""
+    assert r.set("b", True) == b"OK" and r.get("b") == b"True"
+    assert r.hset("h", "f", False) == 1 and r.hget("h", "f") == b"False"
+
+
+def test_a_bad_argument_in_bulk_mode_adds_nothing(client):
+    client.bulk_start(bulk_size=10)
+    client.set("a", 1)
+    with pytest.raises(ArgumentError, match="Invalid type NoneType"):
+        client.set("b", None)
+    client.set("c", 3)
+    assert client.bulk_stop() == [b"OK", b"OK"]
+    assert client.mget("a", "b", "c") == [b"1", None, b"3"]
+
+
+def test_a_bad_argument_through_an_async_client(redis):
+    from pyredis import AsyncClient
+
+    async def run():
+        client = AsyncClient(host=redis.host, port=redis.port)
+        try:
+            await client.set("k", "before")
+            for bad in BAD_ARGUMENTS:
+                with pytest.raises(ArgumentError, match=type(bad).__name__):
+                    await client.set("k", bad)
+            assert await client.get("k") == b"before"
+            assert await client.set("k", True) == b"OK" and await client.get("k") == b"True"
+        finally:
+            await client.close()
+
+    asyncio.run(run())
 
 
 def test_pool_has_no_transactions():

@@ -1,4 +1,5 @@
 """Which twin is active, and the switch that chooses it."""
+import importlib
 import os
 import subprocess
 import sys
@@ -8,7 +9,8 @@ from pyredis import _twins
 
 FORCED_PURE = os.environ.get("PYREDIS_NO_EXTENSIONS", "") not in ("", "0")
 TWIN_MODULES = ("pyredis.protocol._reader", "pyredis.protocol._writer", "pyredis.pool._core",
-                "pyredis.connection._io", "pyredis.commands._build")
+                "pyredis.connection._io", "pyredis.commands._build",
+                "pyredis.connection._protocol")
 
 
 def _active_in_subprocess(env_value):
@@ -24,6 +26,7 @@ def _active_in_subprocess(env_value):
 
 def test_every_twin_is_registered():
     import pyredis.pool.base  # noqa: F401  (the pool core is chosen when base is imported)
+    importlib.import_module("pyredis.connection.async_connection")  # asyncio: chosen on first use
 
     assert set(TWIN_MODULES) <= set(_twins.ACTIVE)
 
@@ -41,6 +44,8 @@ def test_active_implementation_matches_the_environment(request):
         # The suite is run against a compiled build: a missing one is a failure.
         assert pyredis.COMPILED is True, _twins.ACTIVE
         assert pyredis.IMPLEMENTATION == "compiled"
+        importlib.import_module("pyredis.connection.async_connection")  # asyncio's, chosen late
+        assert _twins.all_compiled(), _twins.ACTIVE
         assert pyredis.protocol.Reader.__module__ == "pyredis.protocol._reader"
 
 

@@ -6,11 +6,18 @@
 Run it from outside the source tree (or as a path, as above: then sys.path[0]
 is tools/, not the tree), so that ``import pyredis`` finds the installed copy.
 Used by the wheel workflows on every platform, including those where the test
-suite cannot run for want of a redis-server.
+suite cannot run for want of a redis-server, and by tools/wheel-check.sh.
+
+Besides the twins, it checks what the distribution ships: the version in its
+metadata is ``pyredis.__version__``, the licence file and the ``py.typed``
+marker are installed.
 """
 import argparse
 import os
 import sys
+from importlib import metadata
+
+DISTRIBUTION = "pyredis-cy"
 
 
 def main():
@@ -49,12 +56,30 @@ def main():
     for name in ("Pool", "Client"):
         if not hasattr(pyredis, name):
             problems.append("pyredis.%s missing" % name)
+    problems += _check_distribution(pyredis, where)
 
     for problem in problems:
         print("FAIL: " + problem)
     if not problems:
         print("OK")
     return 1 if problems else 0
+
+
+def _check_distribution(pyredis, where):
+    try:
+        dist = metadata.distribution(DISTRIBUTION)
+    except metadata.PackageNotFoundError:
+        return ["no installed distribution %s" % DISTRIBUTION]
+    problems = []
+    if dist.version != pyredis.__version__:
+        problems.append("metadata version %s, pyredis.__version__ %s"
+                        % (dist.version, pyredis.__version__))
+    files = [str(f).replace("\\", "/") for f in dist.files or ()]
+    if not any(f.endswith(".dist-info/licenses/LICENSE") for f in files):
+        problems.append("no LICENSE in the installed .dist-info/licenses/")
+    if not os.path.isfile(os.path.join(where, "py.typed")):
+        problems.append("no py.typed marker next to pyredis/__init__.py")
+    return problems
 
 
 if __name__ == "__main__":

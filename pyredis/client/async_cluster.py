@@ -1,8 +1,8 @@
 """AsyncClusterClient: the asyncio twin of ClusterClient (one connection per node)."""
 import asyncio
 
+import pyredis.client
 from pyredis import commands
-from pyredis.async_helper import AsyncClusterMap
 from pyredis.client.cluster_routing import (
     CLOSE,
     CONNECT,
@@ -13,7 +13,6 @@ from pyredis.client.cluster_routing import (
     asking_commands,
     asking_reply,
 )
-from pyredis.connection.async_connection import AsyncConnection
 
 __all__ = ["AsyncClusterClient"]
 
@@ -26,24 +25,32 @@ class AsyncClusterClient(
     :class:`~pyredis.connection.AsyncConnection` per node; command methods
     return coroutines (``await client.get("k")``).
 
-    Same arguments as :class:`~pyredis.ClusterClient`, with an
-    :class:`~pyredis.async_helper.AsyncClusterMap` as ``cluster_map``; same
-    routing and the same fixes (it runs the same plan, see
-    ``pyredis.client.cluster_routing``): ``MOVED`` followed to the node named
-    and the map refreshed, ``ASK`` answered with a separate ``ASKING``,
-    ``TRYAGAIN`` retried, a failed node connection dropped and the map
-    refreshed, connect failures retried, ``slave_ok`` for read-only commands
-    only, ``shard_key`` 0 and ``""`` usable, credentials used for the map.
+    Same arguments as :class:`~pyredis.ClusterClient` (``refresh_timeout``
+    included), with an :class:`~pyredis.async_helper.AsyncClusterMap` as
+    ``cluster_map`` (or any object with its methods, ``update`` a coroutine
+    function; a sync ClusterMap raises TypeError); same routing and the same
+    fixes (it runs the same plan, see ``pyredis.client.cluster_routing``):
+    ``MOVED`` followed to the node named and the map refreshed, ``ASK``
+    answered with a separate ``ASKING``, ``TRYAGAIN`` retried,
+    ``CLUSTERDOWN`` retried for up to 0.75 s, a failed node connection
+    dropped and the map refreshed (at most every 0.25 s after failures, and
+    without waiting for a refresh under way), connect failures retried,
+    ``slave_ok`` for read-only commands only, ``shard_key`` 0 and ``""``
+    usable, credentials used for the map.
 
     Differences from pyredis 1.0's AsyncClusterClient, besides those:
     ``await close()`` and ``async with client:`` (upstream had no close);
-    concurrent tasks may share one client: each node connection serves its
-    commands one at a time, so every task gets its own reply (upstream
-    interleaved them).  Transactions (MULTI ... EXEC) need the client to
-    themselves.  Use a client from one event loop.
+    concurrent tasks may share one client: each node connection pipelines
+    their commands and matches the replies in order, so every task gets its
+    own reply (upstream interleaved them), and a cancelled task's reply is
+    read and dropped.  ``AsyncClusterMap`` and ``AsyncConnection`` are
+    looked up in ``pyredis.client`` when used, as upstream did.
+    Transactions (MULTI ... EXEC) need the client to themselves.  Use a
+    client from one event loop.
     """
 
-    _map_class = AsyncClusterMap
+    # Looked up when used, in pyredis.client, as upstream did (mock.patch works).
+    _map_class = property(lambda self: pyredis.client.AsyncClusterMap)
 
     async def execute(self, *args, shard_key=None, sock=None, asking=False, retries=3):
         """Run one command on the node serving ``shard_key``, or on node ``sock``.
@@ -80,11 +87,13 @@ class AsyncClusterClient(
                         else:
                             value = await conn.execute(*args)
                     elif op is CONNECT:
-                        value = self._connection_for(step[1], AsyncConnection)
+                        value = self._connection_for(step[1], pyredis.client.AsyncConnection)
                         # Connect now, so that a failure here is known to have sent nothing.
                         await value._ensure_connected()
                     elif op is UPDATE:
-                        value = await self._map.update(step[1])
+                        cluster_map = self._map
+                        update = cluster_map.update if step[2] else cluster_map._update_unless_busy
+                        value = await update(step[1])
                     elif op is CLOSE:
                         value = None
                         for conn in step[1]:
@@ -100,7 +109,7 @@ class AsyncClusterClient(
 
     @staticmethod
     def _connected(conn):
-        return conn._transport is not None
+        return conn._connected()
 
     async def close(self):
         """Close every node connection; the client cannot be used again.  Idempotent."""

@@ -2,10 +2,10 @@
 import sys
 
 from pyredis import commands
-from pyredis.client.bulk import _DISCARD
+from pyredis.client.bulk import _DISCARD, bulk_failed
 from pyredis.client.client import BULK_WRITE_LIMIT
 from pyredis.client.hash import BucketRouting, in_command_order
-from pyredis.connection.async_connection import AsyncConnection
+import pyredis.client
 from pyredis.exceptions import PyRedisConnError
 from pyredis.protocol import CommandBuffer
 
@@ -23,16 +23,17 @@ class AsyncHashClient(
     (``await client.get("k")``); ``execute``, ``bulk_stop`` and ``close`` are
     coroutines, ``bulk_start`` is synchronous (as upstream).
 
-    Each bucket has one :class:`~pyredis.connection.AsyncConnection`, made on
-    its first command.  Tasks sharing a client are served one command at a
-    time per bucket, each getting its own reply; use an
-    :class:`~pyredis.AsyncHashPool` for concurrency.
+    Each bucket has one :class:`~pyredis.connection.AsyncConnection`
+    (looked up as ``pyredis.client.AsyncConnection``, as upstream), made on
+    its first command.  Tasks may share a client: each bucket connection
+    pipelines their commands and every task gets its own reply; a task
+    cancelled while waiting has its reply read and dropped.
 
     Where this differs from pyredis 1.0 (as HashClient):
 
     * Any failure that closes a bucket connection (``PyRedisConnError``,
       ``PyRedisConnReadTimeout``, ``PyRedisConnClosed``, ``ProtocolError``, a
-      task cancelled while waiting for its reply) closes the whole client,
+      blocking command cancelled while waiting) closes the whole client,
       for good: ``closed`` turns True and every later command raises
       ``PyRedisConnError``, so a pool drops it.  ``closed`` also turns True
       as soon as a server closes an idle bucket connection.  An error reply
@@ -40,14 +41,20 @@ class AsyncHashClient(
     * Bulk mode buffers commands per bucket and writes each bucket's batch at
       once per flush, all buckets before any reply is read; results come in
       command order.  A failed flush closes the client; that batch's replies
-      are lost and the client stays in bulk mode until ``bulk_stop()``.
+      are lost and the client stays in bulk mode until ``bulk_stop()``, which
+      then raises ``PyRedisBulkError`` (``.replies``: those read before the
+      failure, in command order) and leaves bulk mode.
     * An empty bucket list raises ``PyRedisError``; unix socket buckets
       (a path as a str); TLS (``ssl=True`` or ``ssl_context=``);
       ``async with client:``.
     """
 
     _cluster = True
-    _connection_class = AsyncConnection
+    _tails = None    # bulk mode: per bucket, the future of its last batch sent
+    _replies = None  # bulk mode: per bucket, the replies of this flush so far
+    _bulk_error = None  # why a flush failed (its replies were lost)
+    # Looked up when a connection is made, in pyredis.client, as upstream did.
+    _connection_class = property(lambda self: pyredis.client.AsyncConnection)
 
     # -- connections ---------------------------------------------------------
     def _close_now(self):
@@ -113,48 +120,85 @@ class AsyncHashClient(
         """Flush and leave bulk mode.
 
         Returns every reply since bulk_start in command order (error replies as
-        exception instances), or None when keep_results was False.
+        exception instances), or None when keep_results was False.  Raises
+        ``PyRedisBulkError`` (chained to the failure; ``.replies``: the
+        replies read before it, in command order) when not every reply could
+        be read.  Either way the client leaves bulk mode.
         """
         self._bulk_check()
-        await self._bulk_flush()
-        self._order = self._buffers = None
+        try:
+            await self._bulk_flush()
+            if self._bulk_error is not None:  # an earlier flush lost replies
+                raise self._bulk_error
+        except Exception as exc:
+            raise bulk_failed(self._bulk_leave(), exc) from exc
+        except BaseException:
+            self._bulk_leave()
+            raise
+        return self._bulk_leave()
+
+    def _bulk_leave(self):
+        self._order = self._buffers = self._tails = self._replies = None
+        self._bulk_error = None
         return self._bulk_take_results()
 
     async def _bulk_write(self, index):
-        """Send bucket ``index``'s buffered commands (one write); replies stay pending."""
-        data = self._buffers[index].take()
-        if data:
-            try:
-                await self._conns[index].send_packed(data)
-            except BaseException:
-                self._close_now()
-                raise
+        """Send bucket ``index``'s buffered commands (one write); their replies
+        are collected, per bucket, as they come."""
+        buffer = self._buffers[index]
+        count = buffer.pending
+        buffer.pending = 0
+        data = buffer.take()
+        if not count:
+            return
+        if self._tails is None:
+            self._tails = [None] * len(self._conns)
+            self._replies = [[] for _ in self._conns]
+        sink = self._replies[index] if self._bulk_results is not None else _DISCARD
+        try:
+            self._tails[index] = await self._conns[index].send_packed(data, count, sink)
+        except BaseException:
+            self._close_now()
+            raise
 
     async def _bulk_flush(self):
-        """Write every bucket's buffered commands, then read all pending replies."""
+        """Write every bucket's buffered commands, then wait for every reply."""
         order = self._order
         if not order:
             return
         self._order = []
         buffers = self._buffers
-        results = self._bulk_results
         try:
-            used = [index for index, buffer in enumerate(buffers)
-                    if buffer is not None and buffer.pending]
-            for index in used:  # all written first: the servers work in parallel
-                await self._bulk_write(index)
-            replies = [None] * len(buffers)
-            for index in used:
-                pending = buffers[index].pending
-                buffers[index].pending = 0
-                if results is None:
-                    await self._conns[index].read_replies(pending, _DISCARD)
-                else:
-                    replies[index] = await self._conns[index].read_replies(pending)
-            if results is not None:
-                results.extend(in_command_order(order, replies))
-        except BaseException:
+            for index, buffer in enumerate(buffers):  # all written first: the
+                if buffer is not None and buffer.pending:  # servers work in parallel
+                    await self._bulk_write(index)
+            for tail in self._tails or ():
+                if tail is not None:
+                    await tail
+        except BaseException as exc:
             # Replies of this batch may be left unread on any bucket: none of
             # the connections is in step any more.
+            if isinstance(exc, Exception):
+                self._bulk_error = exc
             self._close_now()
+            if self._replies is not None and self._bulk_results is not None:
+                self._bulk_results.extend(_read_so_far(order, self._replies))
             raise
+        finally:
+            replies = self._replies
+            self._tails = self._replies = None
+        if self._bulk_results is not None:
+            self._bulk_results.extend(in_command_order(order, replies))
+
+
+def _read_so_far(order, replies):
+    """The replies of a failed flush that came in before the first missing
+    one, in command order."""
+    nexts = [iter(r).__next__ for r in replies]
+    out = []
+    for index in order:
+        try:
+            out.append(nexts[index]())
+        except StopIteration:
+            break
+    return out

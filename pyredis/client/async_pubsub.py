@@ -1,23 +1,31 @@
 """AsyncPubSubClient: one asyncio connection in subscriber mode."""
+import pyredis.client
 from pyredis import commands
-from pyredis.connection.async_connection import AsyncConnection
+
+__all__ = ["AsyncPubSubClient"]
 
 
 class AsyncPubSubClient(commands.Subscribe):
     """Subscribe with ``await subscribe(...)``/``psubscribe``, then poll messages
     with ``await get()``.
 
-    All keyword arguments go to :class:`~pyredis.connection.AsyncConnection`.
-    A task may ``subscribe`` while another waits in ``get()``; two tasks
-    calling ``get()`` are served one after the other.
+    All keyword arguments go to :class:`~pyredis.connection.AsyncConnection`
+    (looked up as ``pyredis.client.AsyncConnection`` when the client is made,
+    as upstream).  A task may ``subscribe`` while another waits in ``get()``;
+    tasks calling ``get()`` together each get the next message, in the order
+    they asked; a cancelled ``get()`` takes no message with it.  ``closed``
+    is a read-only property.  Messages nobody reads yet stay buffered; past a
+    few MiB of them the connection stops reading until ``get()`` is called.
     """
 
     _cluster = False
 
     def __init__(self, **kwargs):
-        self._conn = AsyncConnection(**kwargs)
-        self.closed = False  # kept in step by the connection (see Connection.closed)
-        self._conn._owner = self
+        self._conn = pyredis.client.AsyncConnection(**kwargs)
+
+    @property
+    def closed(self):
+        return self._conn.closed
 
     async def close(self):
         await self._conn.close()

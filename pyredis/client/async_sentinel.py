@@ -5,7 +5,7 @@ from pyredis.client.sentinel import (
     _failure,
     no_sentinel_answered,
 )
-from pyredis.connection.async_connection import AsyncConnection
+import pyredis.client
 from pyredis.exceptions import ReplyError
 from pyredis.helper import dict_from_list
 
@@ -27,7 +27,8 @@ class AsyncSentinelClient(SentinelSettings):
     from pyredis 1.0: as SentinelClient, plus ``async with``.
     """
 
-    _connection_class = AsyncConnection
+    # Looked up when a connection is made, in pyredis.client, as upstream did.
+    _connection_class = property(lambda self: pyredis.client.AsyncConnection)
 
     # -- connection ------------------------------------------------------------
     async def execute(self, *args):

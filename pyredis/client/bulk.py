@@ -1,9 +1,9 @@
 """Bulk-mode bookkeeping shared by Client, AsyncClient, HashClient and
 AsyncHashClient (no I/O here: buffering, writing and reading stay with each
 client, whose ``bulk`` property says whether it is in bulk mode)."""
-from pyredis.exceptions import PyRedisError
+from pyredis.exceptions import PyRedisBulkError, PyRedisError
 
-__all__ = ["BulkBookkeeping", "_DISCARD"]
+__all__ = ["BulkBookkeeping", "_DISCARD", "bulk_failed"]
 
 
 class BulkBookkeeping:
@@ -30,6 +30,13 @@ class BulkBookkeeping:
         results = self._bulk_results
         self._bulk_results = None
         return results
+
+
+def bulk_failed(replies, cause):
+    """The PyRedisBulkError of a bulk_stop() that failed with ``cause``;
+    ``replies`` are those read before it (None: keep_results=False)."""
+    return PyRedisBulkError("bulk_stop() could not read every reply: %s" % (cause,),
+                            replies or ())
 
 
 class _DiscardList:

@@ -17,6 +17,8 @@ class Client(
     """A single connection to a Redis server (not thread-safe; pools lease it).
 
     All keyword arguments go to :class:`~pyredis.connection.Connection`.
+    ``repr()`` shows the target, database and connection state, never the
+    password (upstream: Python's default repr).
     """
 
     _cluster = False

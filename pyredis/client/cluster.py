@@ -26,7 +26,13 @@ class ClusterClient(
     """A client of a Redis Cluster: one lazily opened connection per node.
 
     Give ``seeds`` (``(host, port)`` pairs) or a shared ``cluster_map``
-    (:class:`~pyredis.helper.ClusterMap`), not both.  The other arguments are
+    (a :class:`~pyredis.helper.ClusterMap`, or any object with its methods
+    ``id``, ``update(map_id)``, ``get_slot(shard_key, slave)`` and
+    ``hosts(slave)``, as upstream; one that cannot work here, such as an
+    asyncio map, raises TypeError), not both.  ``refresh_timeout``
+    (keyword-only, new) goes to the map built from ``seeds`` (default 1 s,
+    see ClusterMap); with ``cluster_map`` it is the map's own setting, and
+    giving it here raises ValueError.  The other arguments are
     those of every node :class:`~pyredis.connection.Connection`.  Commands go
     to the node serving their key's slot (``shard_key=``) or to a node named
     with ``sock=`` (``"host_port"`` or ``(host, port)``).  Not thread-safe:
@@ -51,7 +57,20 @@ class ClusterClient(
       and, new, ``PyRedisConnClosed``) drop that node's connection, refresh
       the map, and are raised: the command may have run, so it is not
       repeated.  The next command opens a new connection.  Only a failure to
-      *connect* (nothing was sent) is retried, after the refresh.
+      *connect* (nothing was sent) is retried, once the map is refreshed.
+    * ``CLUSTERDOWN`` (nothing ran: a failover under way, say) is retried
+      after pauses of 0.05, 0.1, 0.2 and 0.4 s (``CLUSTERDOWN_DELAYS``, not
+      counted in ``retries``), then raised; inside MULTI it is raised at
+      once (the refusal spoilt the transaction).  Upstream raised it at once.
+    * Map refreshes never hold a command up longer than needed: while one is
+      under way, a client that can go on with the current table does
+      (after ``MOVED`` it uses the node named; after a failure it raises at
+      once); after failures (connection lost, CLUSTERDOWN) the map is
+      fetched at most every 0.25 s, not once per failed command.  A command
+      for a node whose connection failed lately (and that has not answered
+      since) waits for a refresh under way, since a failover may be in it.
+      Upstream refreshed after every failure and every client waited for
+      each refresh.
     * ``slave_ok=True`` sends read-only commands (``READ_COMMANDS``) to the
       replica the map chose for the slot, and everything else to the primary
       (upstream sent writes to replicas too, where they fail); between MULTI
@@ -64,6 +83,9 @@ class ClusterClient(
     * A client built from ``seeds`` passes ``password`` / ``username`` (and
       the timeouts) to its map, so an authenticated cluster works without a
       pool (upstream fetched ``CLUSTER SLOTS`` without AUTH).
+    * The node connections' settings are checked at construction
+      (ValueError / TypeError, see pyredis/connection/settings.py), not when
+      a node is first used.
     * New: ``close()`` (closes every node connection; later commands raise
       ``PyRedisConnError("Connection Gone")``), ``with client:``, and the
       ``closed`` attribute is True after ``close()`` (upstream: always False).
@@ -122,7 +144,9 @@ class ClusterClient(
                         # Connect now, so that a failure here is known to have sent nothing.
                         value._connect()
                     elif op is UPDATE:
-                        value = self._map.update(step[1])
+                        cluster_map = self._map
+                        update = cluster_map.update if step[2] else cluster_map._update_unless_busy
+                        value = update(step[1])
                     elif op is CLOSE:
                         value = None
                         for conn in step[1]:

@@ -2,9 +2,11 @@
 from binascii import crc_hqx
 
 from pyredis import commands
+from pyredis._describe import database, describe, endpoints
 from pyredis.client.bulk import _DISCARD, BulkBookkeeping
 from pyredis.client.client import BULK_WRITE_LIMIT
 from pyredis.connection.connection import Connection
+from pyredis.connection.settings import check_client_settings, check_port, check_tls
 from pyredis.exceptions import PyRedisConnError, PyRedisError
 from pyredis.helper import SLOTS, ring_slot_from_key
 from pyredis.protocol import CommandBuffer
@@ -33,6 +35,7 @@ def parse_buckets(buckets, tls=False):
             except (TypeError, ValueError):
                 raise PyRedisError("A bucket is a (host, port) pair or a unix socket path, "
                                    "not %r" % (bucket,)) from None
+            check_port(port)
             name, target = "%s_%s" % (host, port), {"host": host, "port": port}
         names.append(name)
         targets.setdefault(name, target)
@@ -51,7 +54,11 @@ class BucketRouting(BulkBookkeeping):
     _connection_class = None  # each client's own
 
     def __init__(self, buckets, database=None, password=None, encoding=None, conn_timeout=2,
-                 read_timeout=2, username=None, ssl=False, ssl_context=None):
+                 read_timeout=2, username=None, ssl=False, ssl_context=None, push_handler=None):
+        # Connections are made on first use: check their settings now.
+        check_tls(ssl, ssl_context)
+        check_client_settings(database, password, encoding, conn_timeout, read_timeout,
+                              username)
         names, targets = parse_buckets(buckets, tls=ssl or ssl_context is not None)
         self._buckets = buckets
         # The connection keyword arguments of every bucket connection.
@@ -64,6 +71,7 @@ class BucketRouting(BulkBookkeeping):
             "username": username,
             "ssl": ssl,
             "ssl_context": ssl_context,
+            "push_handler": push_handler,
         }
         # Distinct buckets get indices 0..k-1: ``_route[bucket index]`` is the
         # index into ``_conns`` (connections, None until first used).
@@ -85,6 +93,10 @@ class BucketRouting(BulkBookkeeping):
     @property
     def buckets(self):
         return self._buckets
+
+    def __repr__(self):
+        return describe(self, "buckets=%s" % (endpoints(self._buckets),),
+                        database(self._settings["database"]), "closed" if self.closed else "")
 
     def _connection(self, index):
         """Bucket connection ``index``, made (not connected) on first use; a
@@ -191,7 +203,10 @@ class HashClient(
       failure during a flush closes the client (the unread replies of the
       other buckets would be out of step); that batch's replies are lost and
       the client stays in bulk mode until ``bulk_stop()``.
-    * An empty bucket list raises ``PyRedisError`` at construction.
+    * An empty bucket list raises ``PyRedisError`` at construction.  The
+      connection settings and the bucket ports are checked there too
+      (ValueError / TypeError, see pyredis/connection/settings.py), not when
+      a bucket is first used.
     * ``close()``, ``with client:``.
     * TLS: ``ssl=True`` (a default context per bucket connection) or
       ``ssl_context=`` (shared by all), for every bucket.

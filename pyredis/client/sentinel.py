@@ -1,7 +1,9 @@
 """SentinelClient: queries a list of Redis Sentinels, moving on when one fails."""
 from collections import deque
 
+from pyredis._describe import describe, endpoints
 from pyredis.connection.connection import Connection
+from pyredis.connection.settings import check_client_settings
 from pyredis.exceptions import (
     ProtocolError,
     PyRedisConnClosed,
@@ -28,6 +30,8 @@ class SentinelSettings:
 
     def __init__(self, sentinels, password=None, username=None, *, conn_timeout=0.1,
                  read_timeout=2):
+        check_client_settings(password=password, username=username,
+                              conn_timeout=conn_timeout, read_timeout=read_timeout)
         self._sentinels = deque(_address(entry) for entry in sentinels)
         self._password = password
         self._username = username
@@ -40,6 +44,9 @@ class SentinelSettings:
     def sentinels(self):
         """The deque of ``(host, port)``; its head is the sentinel in use."""
         return self._sentinels
+
+    def __repr__(self):
+        return describe(self, "sentinels=%s" % (endpoints(self._sentinels),))
 
     def _current(self):
         """The connection to the sentinel at the head of the list (made if needed)."""
@@ -106,7 +113,8 @@ class SentinelClient(SentinelSettings):
     * A sentinel may also be given as a ``"host:port"`` string (upstream's
       docstrings showed that form; its code needed pairs).
     * ``conn_timeout`` (upstream's fixed 0.1 s) and ``read_timeout`` (2 s)
-      can be set.
+      can be set; they, ``password`` and ``username`` are checked at
+      construction (ValueError / TypeError, see pyredis/connection/settings.py).
     * ``get_replicas()`` sends ``SENTINEL REPLICAS`` (Redis >= 5) and falls
       back to ``SENTINEL SLAVES`` on older servers; ``get_slaves()`` is the
       same method under upstream's name.  ``with SentinelClient(...) as s:``

@@ -23,9 +23,10 @@ __all__ = [
     "Publish", "Scripting", "Set", "SSet", "String", "Subscribe", "Transaction",
 ]
 
-# The mixin matrix of API.md section 7, each in the base-class order the
-# classes use (not in __all__: these are sets of mixins, not mixins).
-CLIENT_MIXINS = (BaseCommand, Connection, Geo, Hash, HyperLogLog, Key, List, Publish, Scripting,
+# The mixin matrix, each in the base-class order the classes use (not in
+# __all__: these are sets of mixins, not mixins).  Every mixin but Subscribe
+# derives from BaseCommand, so every client and pool below is a BaseCommand.
+CLIENT_MIXINS = (Connection, Geo, Hash, HyperLogLog, Key, List, Publish, Scripting,
                  Set, SSet, String, Transaction)  # Client, HashClient: all but Subscribe
 CLUSTER_CLIENT_MIXINS = tuple(m for m in CLIENT_MIXINS if m is not Publish)  # ClusterClient
 POOL_MIXINS = (Connection, Geo, Hash, HyperLogLog, Key, List, Publish, Scripting, Set, SSet,

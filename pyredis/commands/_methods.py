@@ -8,8 +8,9 @@ from pyredis._twins import import_twin
 _build = import_twin("pyredis.commands", "_build")
 
 keyed = _build.keyed
+keyed_or_explicit = _build.keyed_or_explicit
 explicit = _build.explicit
 standalone_only = _build.standalone_only
 subscriber = _build.subscriber
 
-__all__ = ["keyed", "explicit", "standalone_only", "subscriber"]
+__all__ = ["keyed", "keyed_or_explicit", "explicit", "standalone_only", "subscriber"]

@@ -1,9 +1,10 @@
 """Connection commands (ECHO, PING)."""
 from pyredis.commands._methods import explicit
+from pyredis.commands.base import BaseCommand
 
 __all__ = ["Connection"]
 
 
-class Connection:
-    echo = explicit("echo", b"ECHO")
-    ping = explicit("ping", b"PING")
+class Connection(BaseCommand):
+    echo = explicit("echo", b"ECHO", "message")
+    ping = explicit("ping", b"PING", arguments=False)

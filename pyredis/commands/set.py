@@ -1,23 +1,25 @@
-"""Set commands.  ``sunoinstore`` is upstream's spelling, kept; ``sunionstore`` is the same method."""
+"""Set commands.  ``sunoinstore`` is upstream's spelling, kept; ``sunionstore`` is the
+same method."""
 from pyredis.commands._methods import keyed
+from pyredis.commands.base import BaseCommand
 
 __all__ = ["Set"]
 
 
-class Set:
-    sadd = keyed("sadd", b"SADD")
-    scard = keyed("scard", b"SCARD")
-    sdiff = keyed("sdiff", b"SDIFF")
-    sdiffstore = keyed("sdiffstore", b"SDIFFSTORE")
-    sinter = keyed("sinter", b"SINTER")
-    sinterstore = keyed("sinterstore", b"SINTERSTORE")
-    sismember = keyed("sismember", b"SISMEMBER")
-    smembers = keyed("smembers", b"SMEMBERS")
-    smove = keyed("smove", b"SMOVE")
-    spop = keyed("spop", b"SPOP")
-    srandmember = keyed("srandmember", b"SRANDMEMBER")
-    srem = keyed("srem", b"SREM")
-    sunion = keyed("sunion", b"SUNION")
-    sunionstore = keyed("sunionstore", b"SUNIONSTORE")
+class Set(BaseCommand):
+    sadd = keyed("sadd", b"SADD", "key member [member ...]")
+    scard = keyed("scard", b"SCARD", "key")
+    sdiff = keyed("sdiff", b"SDIFF", "key [key ...]")
+    sdiffstore = keyed("sdiffstore", b"SDIFFSTORE", "destination key [key ...]")
+    sinter = keyed("sinter", b"SINTER", "key [key ...]")
+    sinterstore = keyed("sinterstore", b"SINTERSTORE", "destination key [key ...]")
+    sismember = keyed("sismember", b"SISMEMBER", "key member")
+    smembers = keyed("smembers", b"SMEMBERS", "key")
+    smove = keyed("smove", b"SMOVE", "source destination member")
+    spop = keyed("spop", b"SPOP", "key [count]")
+    srandmember = keyed("srandmember", b"SRANDMEMBER", "key [count]")
+    srem = keyed("srem", b"SREM", "key member [member ...]")
+    sunion = keyed("sunion", b"SUNION", "key [key ...]")
+    sunionstore = keyed("sunionstore", b"SUNIONSTORE", "destination key [key ...]")
     sunoinstore = sunionstore
-    sscan = keyed("sscan", b"SSCAN")
+    sscan = keyed("sscan", b"SSCAN", "key cursor [MATCH pattern] [COUNT count]")

@@ -1,30 +1,30 @@
-"""AsyncConnection: one asyncio connection to one Redis server.
+"""AsyncConnection: one asyncio connection to one Redis server, pipelined.
 
-The asyncio twin of :class:`~pyredis.connection.Connection`, built on the same
-protocol layer: every command is packed by ``pack_command`` and sent with one
-transport write; every byte received is fed, as the transport delivers it
-(up to 256 KiB per chunk, not upstream's 1500 bytes), into the same
-``Reader`` the sync connection uses.
+The asyncio twin of :class:`~pyredis.connection.Connection`.  Its protocol,
+``_protocol.CommandProtocol`` (compiled, or the pure twin), does the work:
+the commands tasks issue within one turn of the event loop go out in one
+transport write, and the replies are matched to their waiters in order, so
+any number of tasks may share one connection, each getting its own reply.
 
-Rules it keeps (DESIGN.md, "Reliability rules"):
+Rules it keeps (DESIGN.md, "Reliability rules", for asyncio):
 
-* Connected lazily, on first use; never reconnects.  Once closed (by
-  ``close()`` or by any failure) every use raises
-  ``PyRedisConnError("Connection Gone")``.
-* A reply is never left half-read on an open connection: a read timeout, a
-  reset, EOF, a protocol error, *and a task cancelled* (``CancelledError``,
-  ``asyncio.wait_for`` timing out) between sending a command and having its
-  whole reply close the connection, so a pool never gets back a connection
-  with a stray reply on it.  The one exception is
-  ``read(close_on_timeout=False)`` timing out with nothing of a reply
-  buffered: that is PubSub polling, and the stream is still in sync.
-* Concurrent tasks: ``execute`` (write + read of one command), ``read``,
-  ``read_replies`` and ``execute_many`` hold a per-connection
-  ``asyncio.Lock``, so tasks sharing a connection are served one at a time,
-  in arrival order, and each gets its own reply.  (Upstream had no lock:
-  replies went to whichever task read first.)  ``write`` alone takes the lock
-  only to connect, so a PubSub subscriber can send while another task waits
-  in ``read``.
+* Connected lazily, on first use (AUTH/SELECT/READONLY in one round trip);
+  never reconnects.  Once closed - by ``close()``, or by any failure of the
+  stream - every use raises ``PyRedisConnError("Connection Gone")``; pools
+  replace a closed connection, a lone AsyncClient stays closed (as upstream).
+* A task cancelled while its reply is due does not harm the others: its
+  reply is read and dropped.  Except for blocking commands (BLPOP, XREAD
+  BLOCK, WAIT...; see ``pyredis.connection.dedicated``): cancelling one closes
+  the connection, or the server would still pop the element for nobody.
+* A failure of the stream (reset, EOF, a protocol error, no byte for
+  ``read_timeout`` while replies are due) fails every waiting task at once
+  and closes the connection; no task ever gets another's reply.
+* Bytes arriving while no reply is due (other than RESP3 pushes, which go to
+  ``push_handler``) close the connection and stop reading from it.
+* Commands are sent once: nothing is ever re-sent.
+* ``write``/``read`` are upstream's raw primitives: ``write`` sends a command
+  whose reply only ``read`` takes; they switch the connection to stream mode
+  (PubSub), where replies nobody asked for stay buffered for ``read``.
 
 A connection belongs to the event loop it first connected in.
 """
@@ -32,15 +32,13 @@ import asyncio
 import os
 import weakref
 
-from pyredis.exceptions import (
-    PyRedisConnClosed,
-    PyRedisConnError,
-    PyRedisConnReadTimeout,
-    ReplyError,
-)
-from pyredis.connection.errors import connect_failed, gone, read_timeout, write_failed
+from pyredis._twins import import_twin
+from pyredis.connection.errors import connect_failed, gone
 from pyredis.connection.settings import ConnectionSettings
-from pyredis.protocol import Reader, pack_command
+from pyredis.exceptions import ReplyError
+from pyredis.protocol import pack_args
+
+_protocol = import_twin("pyredis.connection", "_protocol")
 
 __all__ = ["AsyncConnection"]
 
@@ -48,105 +46,11 @@ __all__ = ["AsyncConnection"]
 # raised its own class.
 _CONNECT_ERRORS = (OSError, asyncio.TimeoutError, OverflowError, ValueError, TypeError)
 
-_CLOSED_MESSAGE = "Connection closed by the server"
 
+class _Stream(_protocol.CommandProtocol, asyncio.Protocol):
+    """The pipelining protocol as an ``asyncio.Protocol``."""
 
-# A deadline this close (seconds) counts as reached: timers fire up to the
-# loop's clock resolution early.
-_DEADLINE_SLACK = 1e-3
-
-
-class _ReplyStream(asyncio.Protocol):
-    """Feeds every chunk the transport receives into the connection's Reader
-    and wakes the task waiting for data; records why the stream ended."""
-
-    def __init__(self, feed, on_end):
-        self.feed = feed
-        self.on_end = on_end  # called once when the server ends the stream
-        self.transport = None
-        self.waiter = None  # future of the task waiting for more data
-        self.lost = None  # the exception a reader gets once the stream has ended
-        self.paused = False  # write buffer over its high-water mark
-        self.drain_waiters = []  # writers waiting for resume_writing
-        self.closed = None  # future: set by connection_lost
-        self.received = 0  # chunks received so far
-        # Read timeout: one timer per connection, re-armed lazily.  Each wait
-        # just moves ``deadline``; the timer, when it fires, either expires the
-        # wait or re-arms for the new deadline (a TimerHandle per command
-        # would cost more than the rest of the read path).
-        self.deadline = 0.0
-        self.timer = None
-
-    def connection_made(self, transport):
-        self.transport = transport
-        self.closed = asyncio.get_running_loop().create_future()
-
-    def data_received(self, data):
-        self.received += 1
-        self.feed(data)
-        self._wake()
-
-    def eof_received(self):
-        if self.lost is None:
-            self.lost = PyRedisConnClosed(_CLOSED_MESSAGE)
-            self.on_end()
-        self._wake()
-        return False  # let the transport close itself
-
-    def wait_for_data(self, loop, timeout):
-        """A future set to False when data (or the end) arrives, True when
-        ``timeout`` seconds pass first (None: never)."""
-        waiter = self.waiter = loop.create_future()
-        if timeout is not None:
-            self.deadline = loop.time() + timeout
-            if self.timer is None:
-                self.timer = loop.call_at(self.deadline, self._check_deadline, loop)
-        return waiter
-
-    def _check_deadline(self, loop):
-        self.timer = None
-        waiter = self.waiter
-        if waiter is None or waiter.done():
-            return  # nobody waiting: stay disarmed until the next wait
-        if loop.time() + _DEADLINE_SLACK >= self.deadline:
-            self.waiter = None
-            waiter.set_result(True)
-        else:
-            self.timer = loop.call_at(self.deadline, self._check_deadline, loop)
-
-    def connection_lost(self, exc):
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
-        if self.lost is None:
-            self.lost = (PyRedisConnClosed(_CLOSED_MESSAGE) if exc is None
-                         else PyRedisConnError("Connection lost: %s" % (exc,)))
-            self.on_end()
-        self._wake()
-        self.paused = False
-        self._wake_drain()
-        if self.closed is not None and not self.closed.done():
-            self.closed.set_result(None)
-
-    def pause_writing(self):
-        self.paused = True
-
-    def resume_writing(self):
-        self.paused = False
-        self._wake_drain()
-
-    def _wake(self):
-        waiter = self.waiter
-        if waiter is not None:
-            self.waiter = None
-            if not waiter.done():
-                waiter.set_result(False)
-
-    def _wake_drain(self):
-        waiters, self.drain_waiters = self.drain_waiters, []
-        for waiter in waiters:
-            if not waiter.done():
-                waiter.set_result(None)
+    __slots__ = ()
 
 
 # Connected connections, so that a forked child can forget the ones it
@@ -165,43 +69,56 @@ if hasattr(os, "register_at_fork"):
 
 class AsyncConnection(ConnectionSettings):
     """One asyncio connection to a Redis server, over TCP (optionally TLS) or a
-    unix socket.  Same constructor as :class:`~pyredis.connection.Connection`.
+    unix socket.  Same constructor as :class:`~pyredis.connection.Connection`
+    (plus ``push_handler``, a callable given each RESP3 push frame).
 
-    Differences from upstream: AUTH/SELECT/READONLY go out in one write and
-    their replies are read under ``read_timeout`` (no 0.1 s SELECT timeout);
-    ``SELECT 0`` is not sent (a new connection is on database 0); TLS
-    (``ssl=True`` or ``ssl_context=``); cancellation-safe reads and a
-    per-connection lock (see the module docstring); ``closed`` turns True as
-    soon as the server closes or resets the connection, even while idle
-    (pools then skip it; the sync twin only learns of it on the next use).
+    ``await execute(*args)`` returns the reply (an error reply is raised);
+    tasks may share the connection: their commands are pipelined (see the
+    module docstring).  ``execute(...)`` returns an awaitable that is also a
+    coroutine for ``asyncio.create_task``; nothing is sent until it is
+    awaited or its task runs.
+
+    Differences from upstream: pipelining and reply matching (upstream had
+    no lock: concurrent tasks read each other's replies); a cancelled task's
+    reply is read and dropped instead of left on the stream; read timeouts
+    are per connection (no byte for ``read_timeout`` while any reply is due
+    fails every waiting task and closes the connection; a ``read()`` poll
+    with ``close_on_timeout=False`` that saw nothing of a reply just ends);
+    AUTH/SELECT/READONLY in one round trip under ``read_timeout`` (no 0.1 s
+    SELECT timeout); ``SELECT 0`` is not sent; TLS (``ssl=True`` or
+    ``ssl_context=``); ``closed`` is a read-only property that turns True as
+    soon as the server closes or resets the connection, even while idle.
     """
 
     def _init_state(self):
-        self._loop = None
-        self._proto = None  # the _ReplyStream once connected
-        self._transport = None
-        self._reader = None
-        self._gets = None
-        self._lock = None  # asyncio.Lock, made in the loop that first uses it
+        self._owner = None  # told ``closed = True`` when the connection closes (hash clients)
+        self._proto = _Stream(self._read_timeout, self._push_handler, self._ended)
+        self._connecting = None  # the task opening the connection, awaited by every caller
+        self._on_hangup = None  # called when the server (not we) ends the connection
+        self._requester = _protocol.ConnectionRequester(self, self._proto)
+        if type(self).execute is _EXECUTE:
+            # The hot path: ``conn.execute`` is the compiled requester, no
+            # Python frame of ours (unless execute is overridden or patched).
+            self.execute = self._requester
+
+    @property
+    def closed(self):
+        """True once closed, by ``close()``, a failure, or the server."""
+        return self._closed
 
     # -- connecting --------------------------------------------------------
-    def _get_lock(self):
-        lock = self._lock
-        if lock is None:
-            lock = self._lock = asyncio.Lock()
-        return lock
-
     async def _connect(self):
-        """Open the transport, authenticate, select (called with the lock held)."""
+        """Open the transport, authenticate, select (one task per connection)."""
         if self._closed:
             raise gone()
-        reader = Reader(encoding=self._encoding) if self._encoding else Reader()
-        handshake = self._handshake_commands()
-        handshake_data = b"".join([pack_command(cmd) for cmd in handshake])
         loop = asyncio.get_running_loop()
+        proto = self._proto
+        proto.prepare(loop, self._encoding)  # an unknown encoding fails here
+        handshake = self._handshake_commands()
+        handshake_data = b"".join([pack_args(cmd) for cmd in handshake])
 
         def factory():
-            return _ReplyStream(reader.feed, self._ended)
+            return proto
 
         if self.unix_sock:
             target = self.unix_sock
@@ -216,214 +133,162 @@ class AsyncConnection(ConnectionSettings):
                 factory, host, self.port, ssl=context,
                 server_hostname=host if context is not None else None)
         try:
-            transport, proto = await asyncio.wait_for(opening, self._conn_timeout)
+            await asyncio.wait_for(opening, self._conn_timeout)
         except _CONNECT_ERRORS as exc:
             self._close_now()
             reason = str(exc) or type(exc).__name__
             raise connect_failed(target, reason) from exc
-        self._loop = loop
-        self._transport = transport
-        self._proto = proto
         _LIVE.add(self)
-        self._reader = reader
-        self._gets = reader.gets
         if self._closed:  # closed by another task while we were connecting
             self._close_now()
             raise gone()
-        if handshake:
-            # One round trip for AUTH + SELECT + READONLY.
-            self._send_now(handshake_data)
-            try:
-                replies = await self._read_many(len(handshake))
-            except BaseException:
-                self._close_now()
-                raise
-            for reply in replies:
-                if isinstance(reply, ReplyError):
-                    self._close_now()
-                    raise reply
+        try:
+            if handshake:
+                # One round trip for AUTH + SELECT + READONLY, before anyone else's.
+                replies = await proto.request_many(handshake_data, len(handshake), None)
+                for reply in replies:
+                    if isinstance(reply, ReplyError):
+                        raise reply
+        except BaseException:
+            self._close_now()
+            raise
+        proto.set_ready()
+
+    async def _ready(self):
+        """The protocol, connected and writable; raises if closed."""
+        proto = self._proto
+        while not proto.open:
+            if self._closed:
+                raise gone()
+            connecting = self._connecting
+            if connecting is None and proto.transport is None:
+                # In a task of its own: a caller cancelled meanwhile must not
+                # cancel the connect (and so close the connection) for the others.
+                connecting = self._connecting = asyncio.ensure_future(self._connect())
+                connecting.add_done_callback(self._connected_or_not)
+            if connecting is not None:
+                await asyncio.shield(connecting)
+            elif proto.paused:  # flow control: wait until the transport takes more
+                await proto.drain_waiter()
+        return proto
+
+    def _connected_or_not(self, task):
+        self._connecting = None
+        if not task.cancelled():
+            task.exception()  # retrieved: the callers awaiting it raise it
+
+    async def _ensure_connected(self):
+        await self._ready()
 
     # -- closing -----------------------------------------------------------
     def _ended(self):
-        """The server closed or reset the stream.  ``closed`` turns True at once
-        (so a pool skips this connection even while it is idle); whatever is
-        still buffered can be read, then reading raises as the sync twin does."""
-        self.closed = True
+        """Called by the protocol when the stream ends, for whatever reason."""
+        hook = self._on_hangup if not self._closed else None
         owner = self._owner
-        if owner is not None:
+        if owner is not None:  # (told before _closed is set: see the hash clients)
             owner.closed = True
+        self._closed = True
+        _LIVE.discard(self)
+        if hook is not None:
+            hook()
+
+    def _cancel_closes(self, future):
+        """A blocking command's waiter: cancelled, the connection goes (the
+        server would still pop the element or entry, for nobody)."""
+        if future.cancelled():
+            self._close_now()
 
     def _forget(self):
         """In a forked child: closed for good, the parent's transport left
         alone.  Closing it would unregister its socket from the event loop's
         epoll instance, which the child shares with the parent; dropped, the
         child's copy of the socket is closed when the transport is collected."""
-        self._closed = self.closed = True
+        self._closed = True
         if self._owner is not None:
             self._owner.closed = True
-        self._transport = self._proto = None
-        self._reader = self._gets = None
+        self._proto.forget()
 
     def _close_now(self):
         """Mark closed and drop the transport (no waiting).  Idempotent."""
-        self._closed = self.closed = True
-        owner = self._owner
-        if owner is not None:
-            owner.closed = True
-        transport = self._transport
-        self._transport = None
-        self._reader = self._gets = None
-        if transport is not None:
-            try:
-                transport.close()
-            except RuntimeError:  # its event loop is already closed
-                pass
+        self._closed = True
+        try:
+            self._proto.close()
+        except RuntimeError:  # its event loop is already closed
+            pass
 
     async def close(self):
         """Close for good, then wait (up to conn_timeout) until the transport is gone."""
-        proto = self._proto
         self._close_now()
-        if proto is None or proto.closed is None or proto.closed.done():
+        done = self._proto.done
+        if done is None or done.done():
             return
-        if proto.closed.get_loop() is not asyncio.get_running_loop():
+        if done.get_loop() is not asyncio.get_running_loop():
             return  # closed from another loop: nothing of ours to wait for
         try:
-            await asyncio.wait_for(asyncio.shield(proto.closed), self._conn_timeout)
+            await asyncio.wait_for(asyncio.shield(done), self._conn_timeout)
         except (asyncio.TimeoutError, OSError, RuntimeError):
             pass  # closing is best effort; the connection is marked closed anyway
 
-    # -- writing -----------------------------------------------------------
-    def _send_now(self, data):
-        transport = self._transport
-        if transport is None or self._proto.lost is not None or transport.is_closing():
-            lost = self._proto.lost if self._proto is not None else None
-            self._close_now()
-            raise write_failed(lost or "Connection Gone")
-        transport.write(data)
-
-    async def _ensure_connected(self):
-        if self._transport is None:
-            async with self._get_lock():
-                if self._transport is None:
-                    await self._connect()
-
-    async def write(self, *args):
-        """Send one command; do not read its reply."""
-        await self.send_packed(pack_command(args))
-
-    async def send_packed(self, data):
-        """Send already packed command bytes (one write); do not read the replies."""
-        if self._transport is None:
-            await self._ensure_connected()
-        self._send_now(data)
-        proto = self._proto
-        if proto.paused:  # flow control: wait until the kernel takes more
-            # One future per writer: a cancelled writer cancels only its own.
-            waiter = self._loop.create_future()
-            proto.drain_waiters.append(waiter)
-            await waiter
-            if proto.lost is not None:
-                self._close_now()
-                raise write_failed(proto.lost)
-
-    # -- reading -----------------------------------------------------------
-    async def _read_one(self):
-        """The next complete reply (timeouts per wait for data, as recv() in the sync twin)."""
-        gets = self._gets
-        reply = gets()
-        if reply is not False:
-            return reply
-        proto = self._proto
-        loop = self._loop
-        timeout = self._read_timeout
-        while True:
-            lost = proto.lost
-            if lost is not None:
-                raise type(lost)(*lost.args)  # a fresh instance per raise
-            waiter = proto.wait_for_data(loop, timeout)
-            try:
-                timed_out = await waiter
-            finally:
-                proto.waiter = None
-            if timed_out:
-                raise read_timeout()
-            reply = gets()
-            if reply is not False:
-                return reply
-
-    async def _read_many(self, count, out=None):
-        result = [] if out is None else out
-        append = result.append
-        for _ in range(count):
-            append(await self._read_one())
-        return result
-
+    # -- commands ------------------------------------------------------------
     async def execute(self, *args):
-        """Send one command and return its reply; an error reply is raised."""
-        data = pack_command(args)  # bad arguments raise here, before any I/O
-        async with self._get_lock():
-            if self._transport is None:
-                await self._connect()
-            self._send_now(data)
-            try:
-                reply = await self._read_one()
-            except BaseException:  # incl. CancelledError: the reply is still due
-                self._close_now()
-                raise
-        if isinstance(reply, Exception):
-            raise reply
-        return reply
+        """Send one command and return its reply; an error reply is raised.
 
-    async def read(self, close_on_timeout=True, raise_on_result_err=True):
-        """Return the next reply (raising it if it is an error reply and raise_on_result_err)."""
-        async with self._get_lock():
-            if self._transport is None:
-                await self._connect()
-            proto = self._proto
-            # A poll may time out harmlessly only if no byte of a reply came in:
-            # none buffered at the start (no reply is half parsed between
-            # reads) and none received since.  (``has_data()`` alone cannot
-            # tell once gets() has consumed the start of a nested reply.)
-            received = proto.received
-            idle = not self._reader.has_data()
-            try:
-                reply = await self._read_one()
-            except BaseException as exc:
-                if not (isinstance(exc, PyRedisConnReadTimeout) and not close_on_timeout
-                        and idle and proto.received == received):
-                    self._close_now()
-                raise
-        if raise_on_result_err and isinstance(reply, Exception):
-            raise reply
-        return reply
+        Instances bind ``execute`` to the compiled requester; this method is
+        for subclasses and class-level calls.
+        """
+        return await self._requester(*args)
 
-    async def read_replies(self, count, out=None):
-        """Read ``count`` replies; error replies are returned, not raised.
+    async def _execute_slow(self, args):
+        """execute() when the connection is not open and writable yet."""
+        pack_args(args)  # a bad argument raises here, before any I/O
+        proto = self._proto
+        proto.starting += 1  # counted as load: a pool must not lease this connection away
+        try:
+            await self._ready()
+            future = self._requester._queue(args)
+        finally:
+            proto.starting -= 1
+            if not proto.starting and not proto.waiters:
+                proto._wake_idle()
+        return await future
+
+    async def execute_many(self, data, count, out=None):
+        """Send pre-packed ``data`` holding ``count`` commands (one write); read
+        their replies (error replies returned, not raised).
 
         Appends to ``out`` when given (None is returned), else returns a new list.
         """
-        async with self._get_lock():
-            if self._transport is None:
-                await self._connect()
-            try:
-                result = await self._read_many(count, out)
-            except BaseException:
-                self._close_now()
-                raise
+        proto = await self._ready()
+        result = await proto.request_many(data, count, out)
         return result if out is None else None
 
-    async def execute_many(self, data, count, out=None):
-        """Send pre-packed ``data`` holding ``count`` commands (one write); read their replies."""
-        async with self._get_lock():
-            if self._transport is None:
-                await self._connect()
-            self._send_now(data)
-            try:
-                result = await self._read_many(count, out)
-            except BaseException:
-                self._close_now()
-                raise
-        return result if out is None else None
+    async def send_packed(self, data, count=0, out=None):
+        """Send pre-packed ``data`` holding ``count`` commands; their replies are
+        appended to ``out`` as they arrive.  Returns a future set (to ``out``)
+        once they all have; with ``count`` 0 the replies are left for read()."""
+        proto = await self._ready()
+        if count:
+            return proto.request_many(data, count, out)
+        proto.write(data)
+        return None
+
+    async def write(self, *args):
+        """Send one command; its reply is left for read() (stream mode, as PubSub)."""
+        data = pack_args(args)
+        proto = await self._ready()
+        proto.write(data)
+
+    async def read(self, close_on_timeout=True, raise_on_result_err=True):
+        """Return the next reply, push frames included (raising an error reply
+        if ``raise_on_result_err``).  ``close_on_timeout=False``: a timeout that
+        saw nothing of a reply keeps the connection (polling)."""
+        proto = self._proto
+        if not (proto.stream and proto.reader is not None):
+            proto = await self._ready()
+        reply = await proto.next_reply(not close_on_timeout)
+        if raise_on_result_err and isinstance(reply, Exception):
+            raise reply
+        return reply
 
     # -- context manager ---------------------------------------------------
     async def __aenter__(self):
@@ -433,4 +298,8 @@ class AsyncConnection(ConnectionSettings):
         await self.close()
 
     def _connected(self):
-        return self._transport is not None
+        return self._proto.transport is not None
+
+
+# The real execute, to tell it from an override or a mock.patch of the class's.
+_EXECUTE = AsyncConnection.execute

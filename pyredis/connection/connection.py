@@ -2,7 +2,7 @@
 
 This module is the bottom of the standalone data path::
 
-    Client.execute -> Connection.execute -> pack_command, then _io: send, recv/feed/gets
+    Client.execute -> Connection.execute -> pack_args, then _io: send, recv/feed/gets
 
 Rules it keeps (DESIGN.md, "Reliability rules"):
 
@@ -34,7 +34,7 @@ from pyredis.exceptions import (
 from pyredis._twins import import_twin
 from pyredis.connection.errors import connect_failed, gone, read_timeout, write_failed
 from pyredis.connection.settings import ConnectionSettings
-from pyredis.protocol import Reader, pack_command
+from pyredis.protocol import Reader, pack_args
 
 # send/receive loops: compiled (on the descriptor, GIL released) or pure
 _io = import_twin("pyredis.connection", "_io")
@@ -82,16 +82,25 @@ class Connection(ConnectionSettings):
     """One connection to a Redis server, over TCP (optionally TLS) or a unix socket.
 
     No I/O happens in the constructor (ConnectionSettings); the socket is
-    opened on first use.
+    opened on first use.  Where this differs from pyredis 1.0 (see
+    ConnectionSettings): the settings are checked at construction
+    (ValueError / TypeError; upstream failed at the first command), and a
+    username without a password sends ``AUTH <username> ""`` (upstream sent
+    no AUTH, so the connection ran as ``default``).
     """
 
     def _init_state(self):
+        # ``closed`` is a plain attribute, here and on the client that owns this
+        # connection (``_owner``): pools read it on every release, and a dict
+        # slot costs a third of a property call.  Closing keeps both in step.
+        self.closed = False
+        self._owner = None
         self._sock = None
         self._fd = -1  # the socket's descriptor when _io may use it directly
         self._reader = None
         self._feed = self._gets = None  # the reader's bound methods, for _io
         self._buf = None
-        self._requester = _io.Requester(self, pack_command, ReplyError)
+        self._requester = _io.Requester(self, pack_args, ReplyError)
         if type(self).execute is Connection.execute:
             # The hot path: ``conn.execute`` (and so Client.execute) is the
             # requester itself, with no Python frame of ours.
@@ -106,7 +115,7 @@ class Connection(ConnectionSettings):
         # unpackable password) fails before a socket exists.
         reader = Reader(encoding=self._encoding) if self._encoding else Reader()
         handshake = self._handshake_commands()
-        handshake_data = b"".join([pack_command(cmd) for cmd in handshake])
+        handshake_data = b"".join([pack_args(cmd) for cmd in handshake])
         sock = self._open_socket()
         self._sock = sock
         self._reader = reader
@@ -198,7 +207,7 @@ class Connection(ConnectionSettings):
     # -- writing -----------------------------------------------------------
     def write(self, *args):
         """Send one command; do not read its reply."""
-        self._send(pack_command(args))
+        self._send(pack_args(args))
 
     def _send(self, data):
         sock = self._sock

@@ -2,7 +2,7 @@
 that the twins say the same thing (users and tests match on these texts)."""
 from pyredis.exceptions import PyRedisConnError, PyRedisConnReadTimeout
 
-__all__ = ["gone", "connect_failed", "write_failed", "read_timeout"]
+__all__ = ["gone", "connect_failed", "write_failed", "read_timeout", "unsolicited", "stream_lost"]
 
 
 def gone():
@@ -21,3 +21,13 @@ def write_failed(reason):
 
 def read_timeout():
     return PyRedisConnReadTimeout("Timeout while reading from the server")
+
+
+def unsolicited():
+    """Bytes nobody asked for arrived (asyncio): the connection is given up."""
+    return PyRedisConnError("Unsolicited data from the server: connection closed")
+
+
+def stream_lost(exc):
+    """A pipelined reply queued behind one whose parsing failed."""
+    return PyRedisConnError("Connection lost: an earlier reply failed (%s)" % (exc,))

@@ -1,16 +1,20 @@
-"""AsyncBasePool: the asyncio twin of BasePool (API.md sections 5 and 8).
+"""AsyncBasePool: the asyncio twin of BasePool.
 
-Plain Python, no compiled core: in one event loop the bookkeeping below runs
-between awaits, so it is atomic without a lock.  State:
+Plain Python, except ``execute``'s fast path (``_protocol.SharedDispatch``):
+in one event loop the bookkeeping below runs between awaits, so it is atomic
+without a lock.  State:
 
 * ``_free``    idle clients, most recently released last (acquire takes the
                last one);  ``_since`` their release times (only with
                ``max_idle_time``);
-* ``_used``    clients handed out;
+* ``_used``    clients handed out (leases: one task each);
+* ``_shared``  clients serving ordinary commands of any number of tasks at
+               once (``execute``; their connections pipeline); the current
+               one is the dispatcher's ``client``;
 * ``_retired`` clients in use when ``close_on_err`` reset the pool: still
                counted, closed when they come back;
-* ``_open``    every client the pool answers for (free + used + retired +
-               being connected + being closed); ``_open < pool_size`` is the
+* ``_open``    every client the pool answers for (free + used + shared +
+               retired + being connected + being closed); ``_open < pool_size`` is the
                only capacity test, so there are never more than ``pool_size``.
 * ``_waiters`` futures of tasks waiting in ``acquire``, oldest first.  A
                released client (or a freed slot) is handed straight to the
@@ -20,6 +24,8 @@ import asyncio
 import inspect
 from time import monotonic
 
+from pyredis._twins import import_twin
+from pyredis.connection.dedicated import ORDINARY, STATEFUL, command_kind
 from pyredis.exceptions import PyRedisError
 from pyredis.pool._core_py import (
     PoolState,
@@ -31,10 +37,21 @@ from pyredis.pool.settings import ClientSettings
 
 __all__ = ["AsyncBasePool"]
 
+_protocol = import_twin("pyredis.connection", "_protocol")
+
+# A shared client takes new commands while fewer than this many replies are
+# due on it; past that the pool spreads them over another connection (while
+# it has room).  One connection pipelines dozens of tasks at less CPU per
+# command than several would.
+SHARED_DEPTH = 64
+
 # What a waiter receives instead of a client: a slot reserved for it (it
-# connects a new client), or nothing (timeout, or the pool was closed).
+# connects a new client), nothing (timeout, or the pool was closed), or a
+# call to look again (a shared client appeared: ordinary commands use it,
+# leases take it out of sharing).
 _SLOT = object()
 _NOTHING = None
+_RETRY = object()
 
 
 def _expire(waiter):
@@ -70,10 +87,26 @@ class AsyncBasePool(PoolState, ClientSettings):
 
     Behaviour, and where it differs from pyredis 1.0:
 
+    * ``await execute(*args)`` (and every command method): an ordinary
+      command runs on a *shared* client - one connection serves any number
+      of tasks at once, their commands pipelined (see AsyncConnection) - so
+      more tasks than ``pool_size`` do not exhaust the pool.  A shared
+      client takes commands until ``SHARED_DEPTH`` (64) replies are due on
+      it; then the pool adds another while it has room.  Blocking commands
+      (BLPOP, XREAD BLOCK, WAIT...) run on a leased client of their own,
+      given back afterwards; commands that change a connection's state
+      (MULTI/EXEC, WATCH, SUBSCRIBE, SELECT, AUTH, CLIENT REPLY...) run on a
+      leased client that is then closed (it no longer matches the pool's
+      settings: keep such state with ``lease()``).  The lists, and what
+      happens to commands not in them, are in
+      ``pyredis.connection.dedicated``.  A shared client that failed is
+      dropped and replaced for the next command.
     * ``await acquire(timeout=None)`` hands out the most recently released
       idle client; with none idle and fewer than ``pool_size`` open it reserves
       a slot and calls ``_connect()`` *outside* the lock (upstream held its
-      lock across Sentinel discovery).  When all are in use it raises
+      lock across Sentinel discovery); with no room, a shared client is taken
+      out of sharing and handed over once the replies due on it are in.
+      When all are leased it raises
       ``PyRedisError("Max connections <n> exhausted")`` at once, as upstream,
       unless ``timeout`` (or the pool's ``pool_timeout``) lets it wait, first
       come first served, for a release.  Cancelling a waiting task loses
@@ -84,8 +117,9 @@ class AsyncBasePool(PoolState, ClientSettings):
       exceed its size); a client over the size, or released after
       ``close()``, is closed; an unknown one is closed.
     * Cancellation: a task cancelled (or timed out) while waiting for a reply
-      closes its connection (AsyncConnection), and ``execute``/``lease``
-      release it, so it is dropped: the next command never reads a stale reply.
+      costs nobody else anything: its reply is read and dropped.  A
+      cancelled blocking command closes its leased connection, which is
+      dropped: the server never pops an element for a caller who is gone.
     * ``pool_size = n`` (synchronous): surplus idle clients are closed in a
       task when a loop is running, else by the pool's next ``acquire``,
       ``release`` or ``close``; surplus clients in use when released.
@@ -95,21 +129,41 @@ class AsyncBasePool(PoolState, ClientSettings):
     * ``max_idle_time`` (seconds, default None = never): an idle client unused
       for longer is closed instead of reused.
     * ``await close()``, ``async with pool:`` (closes on exit) and
-      ``async with pool.lease() as client:`` are new.
+      ``async with pool.lease() as client:`` are new.  ``close()`` closes
+      the idle and the shared clients at once (commands still waiting on a
+      shared one fail with ``PyRedisConnError``).
     * ``lock``: upstream took an ``asyncio.Lock`` around every state change.
       Nothing here needs one (see the module docstring); an object passed in
       (an ``asyncio.Lock``, or anything with ``acquire()``/``release()``,
       ``acquire`` possibly a coroutine) is still held around the state changes
       of ``acquire``, ``release`` and ``close``, never across I/O.
-    * ``_pool_free`` / ``_pool_used`` are read-only snapshots (frozensets).
+    * ``push_handler`` (keyword-only): given to every client the pool makes,
+      which calls it with each RESP3 push frame (AsyncPool, AsyncHashPool;
+      the cluster and Sentinel pools refuse it at construction for now).
+    * ``_pool_free`` / ``_pool_used`` / ``_pool_shared`` are read-only
+      snapshots (frozensets).
+    * ``execute`` is bound per instance to the compiled dispatcher; a
+      subclass overriding ``execute``, or ``mock.patch.object`` on the
+      class's ``execute`` before the pool is made, is honoured.
+    * The client settings (and a subclass's host, port, TLS settings) are
+      checked as an AsyncConnection checks them (ValueError / TypeError, see
+      pyredis/connection/settings.py): a bad pool fails at construction.
     * Not thread-safe: use a pool from its event loop's thread only.
     """
 
     _close_on_err = False  # Sentinel pools set this to True
+    _takes_push_handler = True  # its clients take push_handler (passed on to each connection)
 
     def __init__(self, database=0, password=None, encoding=None, conn_timeout=2,
                  read_timeout=2, pool_size=16, lock=None, username=None, *,
-                 pool_timeout=None, max_idle_time=None):
+                 pool_timeout=None, max_idle_time=None, push_handler=None):
+        if push_handler is not None:
+            if not callable(push_handler):
+                raise TypeError("push_handler must be a callable or None, not %r"
+                                % (type(push_handler).__name__,))
+            if not self._takes_push_handler:
+                raise TypeError("%s does not take a push_handler" % type(self).__name__)
+            self._push_handler = push_handler
         self._pool_size = _check_pool_size(pool_size)
         self._pool_timeout = _check_seconds("pool_timeout", pool_timeout)
         self._max_idle_time = _check_seconds("max_idle_time", max_idle_time)
@@ -120,6 +174,15 @@ class AsyncBasePool(PoolState, ClientSettings):
         self._closed = False
         self._to_close = []  # taken out of the pool, to close at the next chance
         self._tasks = set()  # background close tasks (kept referenced until done)
+        self._shared = []
+        self._dispatch = _protocol.SharedDispatch(self, SHARED_DEPTH)
+        if type(self).execute is _EXECUTE:
+            self.execute = self._dispatch
+
+    @property
+    def _pool_shared(self):
+        """Snapshot of the shared clients (read-only)."""
+        return frozenset(self._shared)
 
     # -- settings (the others: PoolState and ClientSettings) --------------------
     @property
@@ -160,20 +223,29 @@ class AsyncBasePool(PoolState, ClientSettings):
                     free.pop()
                     self._used.add(conn)
                     return conn
-            got = self._take()
-        else:
-            await self._lock_acquire()
-            try:
-                got = self._take()
-            finally:
-                self._lock.release()
-        if self._to_close:
-            self._close_in_background()
-        if got is _NOTHING:
-            got = await self._wait(timeout)
+        while True:
+            got = await self._take_locked()
+            if self._to_close:
+                self._close_in_background()
+            if got is _NOTHING and self._shared:
+                got = await self._unshare()
+            if got is _NOTHING:
+                got = await self._wait(timeout)
+            if got is not _RETRY:
+                break
         if got is _SLOT:
             return await self._connect_reserved()
         return got
+
+    async def _take_locked(self):
+        """_take(), under the caller's lock if the pool has one."""
+        if self._lock is None:
+            return self._take()
+        await self._lock_acquire()
+        try:
+            return self._take()
+        finally:
+            self._lock.release()
 
     def _take(self):
         """A client, a reserved slot, or nothing (pool full)."""
@@ -254,7 +326,7 @@ class AsyncBasePool(PoolState, ClientSettings):
         """Undo a hand-out to a waiter that is gone."""
         if got is _SLOT:
             self._slots_freed(1)
-        elif got is not _NOTHING:  # a client: released as if the task had used it
+        elif got is not _NOTHING and got is not _RETRY:  # a client: released as if used
             to_close = self._release_now(got, got.closed)
             if to_close:
                 self._to_close.extend(to_close)
@@ -338,7 +410,10 @@ class AsyncBasePool(PoolState, ClientSettings):
         self._slots_freed(1)
         if not self._close_on_err:
             return []
-        return _reset_for_failover(self)
+        to_close = _reset_for_failover(self) + self._shared
+        self._shared = []
+        self._dispatch.client = self._dispatch.proto = None
+        return to_close
 
     def _hand_to_waiter(self, conn):
         """Give an open client straight to the oldest waiter (True if one took it)."""
@@ -365,12 +440,128 @@ class AsyncBasePool(PoolState, ClientSettings):
                 waiter.set_result(_SLOT)
 
     async def execute(self, *args, **kwargs):
-        """Run one command on a leased client and give the client back."""
+        """Run one command: ordinary ones on a shared client, the others on a
+        leased one (see the class docstring)."""
+        return await self._execute_routed(args, kwargs)
+
+    async def _execute_routed(self, args, kwargs):
+        kind = command_kind(args)
+        if kind == ORDINARY:
+            client = await self._shared_client()
+            return await client.execute(*args, **kwargs)
         conn = await self.acquire()
         try:
-            return await conn.execute(*args, **kwargs)
-        finally:
+            reply = await conn.execute(*args, **kwargs)
+        except BaseException:
+            await self.release(conn)  # a closed one is dropped
+            raise
+        if kind == STATEFUL:
+            await self._drop(conn)  # its state is no longer the pool's
+        else:
             await self.release(conn)
+        return reply
+
+    # -- shared clients ------------------------------------------------------------
+    async def _shared_client(self):
+        """The client for an ordinary command: the least loaded shared one, or
+        another (idle, or new while there is room) when all are busy."""
+        while True:
+            if self._closed:
+                raise PyRedisError("Pool is closed")
+            best = self._least_loaded()
+            if best is not None and _load(best) < SHARED_DEPTH:
+                return self._use_shared(best)
+            got = await self._take_locked()
+            if got is _NOTHING:
+                if best is not None:
+                    return self._use_shared(best)
+                got = await self._wait(None)  # every client is leased
+                if got is _RETRY:
+                    continue
+            if got is _SLOT:
+                got = await self._connect_reserved()
+            if got.closed or got not in self._used:  # lost meanwhile (pool closed...)
+                await self.release(got)
+                continue
+            self._used.remove(got)
+            self._shared.append(got)
+            self._retry_waiters()
+            return self._use_shared(got)
+
+    def _retry_waiters(self):
+        """Tasks waited because every client was leased; now one is shared:
+        they look again (ordinary commands share it, leases take it over)."""
+        waiters = self._waiters
+        while waiters:
+            waiter = waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(_RETRY)
+
+    def _least_loaded(self):
+        """The open shared client with the fewest replies due (None: none).
+        Closed ones are dropped on the way (their slots freed)."""
+        shared = self._shared
+        best = None
+        least = None
+        for client in list(shared):
+            if client.closed:
+                self._unshare_closed(client)
+                continue
+            load = _load(client)
+            if least is None or load < least:
+                best, least = client, load
+        if best is not None and self._open > self._pool_size and least == 0 and len(shared) > 1:
+            # The pool shrank: an idle shared client over the size goes.
+            shared.remove(best)
+            self._to_close.append(best)
+            self._close_in_background()
+            return self._least_loaded()
+        return best
+
+    def _unshare_closed(self, client):
+        self._shared.remove(client)
+        if self._dispatch.client is client:
+            self._dispatch.client = self._dispatch.proto = None
+        self._spawn(_close_client(client))
+        self._slots_freed(1)
+        if self._close_on_err:  # the server behind the pool probably changed
+            to_close = _reset_for_failover(self) + self._shared
+            self._shared = []
+            self._dispatch.client = self._dispatch.proto = None
+            self._to_close.extend(to_close)
+            self._close_in_background()
+
+    def _use_shared(self, client):
+        dispatch = self._dispatch
+        if dispatch.client is not client:
+            proto = getattr(client, "_pipeline", None)
+            dispatch.proto = proto if isinstance(proto, _protocol.CommandProtocol) else None
+            dispatch.client = client
+        return client
+
+    async def _unshare(self):
+        """A lease when the pool has no room: the least loaded shared client,
+        taken out of sharing, once the replies due on it are in."""
+        client = self._least_loaded()
+        if client is None:
+            return _NOTHING
+        self._shared.remove(client)
+        if self._dispatch.client is client:
+            self._dispatch.client = self._dispatch.proto = None
+        self._used.add(client)
+        proto = getattr(client, "_pipeline", None)
+        idle = proto.when_idle() if isinstance(proto, _protocol.CommandProtocol) else None
+        if idle is not None:
+            try:
+                await idle
+            except BaseException:  # cancelled: still busy, so shared again
+                if client in self._used and not client.closed and not self._closed:
+                    self._used.remove(client)
+                    self._shared.append(client)
+                else:
+                    await self.release(client)
+                raise
+        return client
 
     # -- closing clients ---------------------------------------------------------
     async def _discard(self, clients):
@@ -428,7 +619,9 @@ class AsyncBasePool(PoolState, ClientSettings):
 
     def _close_now(self):
         self._closed = True
-        idle = self._free + self._to_close
+        idle = self._free + self._to_close + self._shared
+        self._shared = []
+        self._dispatch.client = self._dispatch.proto = None
         self._free = []
         self._since = []
         self._to_close = []
@@ -448,6 +641,18 @@ class AsyncBasePool(PoolState, ClientSettings):
 
     async def __aexit__(self, *exc_info):
         await self.close()
+
+
+def _load(client):
+    """Replies due on a shared client (0 for a client without a pipeline)."""
+    proto = getattr(client, "_pipeline", None)
+    if isinstance(proto, _protocol.CommandProtocol):
+        return len(proto.waiters) + proto.starting
+    return 0
+
+
+# The real execute, to tell it from an override or a mock.patch of the class's.
+_EXECUTE = AsyncBasePool.execute
 
 
 class _Lease:

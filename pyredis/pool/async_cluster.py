@@ -1,7 +1,6 @@
 """AsyncClusterPool: an AsyncBasePool of AsyncClusterClients sharing one AsyncClusterMap."""
+import pyredis.pool
 from pyredis import commands
-from pyredis.async_helper import AsyncClusterMap
-from pyredis.client.async_cluster import AsyncClusterClient
 from pyredis.pool.async_base import AsyncBasePool
 from pyredis.pool.cluster import ClusterPoolSettings
 
@@ -25,5 +24,7 @@ class AsyncClusterPool(
     """
 
     _cluster = True
-    _map_class = AsyncClusterMap
-    _client_class = AsyncClusterClient
+    _takes_push_handler = False
+    # Looked up when used, in pyredis.pool, as upstream did (mock.patch works).
+    _map_class = property(lambda self: pyredis.pool.AsyncClusterMap)
+    _client_class = property(lambda self: pyredis.pool.AsyncClusterClient)

@@ -1,6 +1,6 @@
 """AsyncHashPool: an AsyncBasePool of AsyncHashClients (static client-side sharding)."""
+import pyredis.pool
 from pyredis import commands
-from pyredis.client.async_hash import AsyncHashClient
 from pyredis.pool.async_base import AsyncBasePool
 from pyredis.pool.hash import HashPoolSettings
 from pyredis.pool.settings import TLSSettings
@@ -27,4 +27,5 @@ class AsyncHashPool(
     """
 
     _cluster = True
-    _client_class = AsyncHashClient
+    # Looked up when a client is made, in pyredis.pool, as upstream did.
+    _client_class = property(lambda self: pyredis.pool.AsyncHashClient)

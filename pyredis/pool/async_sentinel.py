@@ -8,11 +8,11 @@ error from ``SentinelPoolSettings``), ``_AsyncLocator`` (the memory of
 """
 import asyncio
 
+import pyredis.pool
 from pyredis import commands
 from pyredis.client.async_client import AsyncClient
-from pyredis.client.async_sentinel import AsyncSentinelClient
 from pyredis.client.sentinel import CONNECTION_FAILURES
-from pyredis.exceptions import PyRedisConnError, ReplyError
+from pyredis.exceptions import PyRedisBulkError, PyRedisConnError, ReplyError
 from pyredis.pool.async_base import AsyncBasePool
 from pyredis.pool.sentinel import (
     RETRY_DELAY,
@@ -114,8 +114,10 @@ class AsyncSentinelPool(
 
     _cluster = False
     _close_on_err = True
+    _takes_push_handler = False
     _locator_class = _AsyncLocator
-    _sentinel_class = AsyncSentinelClient
+    # Looked up when the pool is made, in pyredis.pool, as upstream did.
+    _sentinel_class = property(lambda self: pyredis.pool.AsyncSentinelClient)
 
     async def _connect(self):
         locator = self._locator
@@ -152,25 +154,17 @@ class _AsyncNodeClient(AsyncClient):
     """A pooled AsyncClient that reports a failed (or demoted) server to the locator."""
 
     def __init__(self, locator, address, master, **kwargs):
-        self._is_closed = False
         self._locator = locator
         self._address = address
         self._master = master
         super().__init__(**kwargs)
-
-    @property
-    def closed(self):
-        return self._is_closed
-
-    @closed.setter
-    def closed(self, value):
-        # The connection sets this.  True while it was not closed by us means
-        # the server hung up, possibly while the client sat idle in the pool -
+        # The server hung up, possibly while the client sat idle in the pool -
         # as Sentinel makes a demoted master do: forget that server now rather
         # than after a failed command.
-        if value and not self._is_closed and not self._conn._closed:
-            self._locator.forget(self._address)
-        self._is_closed = value
+        self._conn._on_hangup = self._hung_up
+
+    def _hung_up(self):
+        self._locator.forget(self._address)
 
     async def execute(self, *args):
         try:
@@ -188,6 +182,7 @@ class _AsyncNodeClient(AsyncClient):
     async def bulk_stop(self):
         try:
             return await AsyncClient.bulk_stop(self)
-        except CONNECTION_FAILURES:
-            self._locator.forget(self._address)
+        except PyRedisBulkError as exc:
+            if isinstance(exc.__cause__, CONNECTION_FAILURES):
+                self._locator.forget(self._address)
             raise

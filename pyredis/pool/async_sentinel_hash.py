@@ -10,11 +10,11 @@ forget that bucket's address.
 """
 import asyncio
 
+import pyredis.pool
 from pyredis import commands
 from pyredis.client.async_hash import AsyncHashClient
-from pyredis.client.async_sentinel import AsyncSentinelClient
 from pyredis.client.sentinel import CONNECTION_FAILURES
-from pyredis.exceptions import PyRedisConnError, ReplyError
+from pyredis.exceptions import PyRedisBulkError, PyRedisConnError, ReplyError
 from pyredis.pool import sentinel as _sentinel
 from pyredis.pool.async_base import AsyncBasePool
 from pyredis.pool.async_sentinel import LoopLock, _AsyncLocator
@@ -58,9 +58,11 @@ class AsyncSentinelHashPool(
     """
 
     _cluster = True
+    _takes_push_handler = False
     _close_on_err = True
     _locator_class = _AsyncLocator
-    _sentinel_class = AsyncSentinelClient
+    # Looked up when the pool is made, in pyredis.pool, as upstream did.
+    _sentinel_class = property(lambda self: pyredis.pool.AsyncSentinelClient)
     _lock_class = LoopLock
 
     async def _connect(self):
@@ -142,6 +144,7 @@ class _AsyncBucketsClient(BucketSources, AsyncHashClient):
     async def bulk_stop(self):
         try:
             return await AsyncHashClient.bulk_stop(self)
-        except CONNECTION_FAILURES:
-            self._forget_all()
+        except PyRedisBulkError as exc:
+            if isinstance(exc.__cause__, CONNECTION_FAILURES):
+                self._forget_all()
             raise

@@ -56,7 +56,12 @@ class BasePool(_core.PoolCore, ClientSettings):
       connections and never touches the parent's.
     * ``_pool_free`` / ``_pool_used`` are read-only snapshots (frozensets).
     * ``pool_size`` must be an int >= 1; ``pool_timeout`` and ``max_idle_time``
-      None or seconds >= 0.
+      None or seconds >= 0.  The client settings (and a subclass's host,
+      port, TLS settings) are checked as a Connection checks them (ValueError
+      / TypeError, see pyredis/connection/settings.py): a bad pool fails at
+      construction, not at its first command.
+    * ``repr()`` names the pool's target, database and size (never the
+      password), e.g. ``<Pool 127.0.0.1:6379 db=0 pool_size=16>``.
     """
 
     _close_on_err = False  # Sentinel pools set this to True

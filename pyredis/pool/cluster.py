@@ -1,7 +1,8 @@
 """ClusterPool: a BasePool of ClusterClients sharing one ClusterMap."""
 from pyredis import commands
+from pyredis._describe import endpoints
 from pyredis.client.cluster import ClusterClient
-from pyredis.helper import ClusterMap
+from pyredis.helper import REFRESH_TIMEOUT, ClusterMap
 from pyredis.pool.base import BasePool
 
 __all__ = ["ClusterPool"]
@@ -15,12 +16,14 @@ class ClusterPoolSettings:
     _map_class = None
     _client_class = None
 
-    def __init__(self, seeds, slave_ok=False, password=None, username=None, **basepool_kwargs):
+    def __init__(self, seeds, slave_ok=False, password=None, username=None, *,
+                 refresh_timeout=REFRESH_TIMEOUT, **basepool_kwargs):
         super().__init__(password=password, username=username, **basepool_kwargs)
         self._slave_ok = bool(slave_ok)
         self._map = self._map_class(
             seeds=seeds, password=password, username=username,
-            conn_timeout=self.conn_timeout, read_timeout=self.read_timeout)
+            conn_timeout=self.conn_timeout, read_timeout=self.read_timeout,
+            refresh_timeout=refresh_timeout)
 
     @property
     def slave_ok(self):
@@ -29,6 +32,9 @@ class ClusterPoolSettings:
     @property
     def cluster_map(self):
         return self._map
+
+    def _describe_target(self):
+        return ("seeds=%s" % (endpoints(self._map.seeds),),)
 
     def _connect(self):
         return self._client_class(
@@ -54,12 +60,16 @@ class ClusterPool(
     fetched before the first command).  Every pooled client shares one
     :class:`~pyredis.helper.ClusterMap` (``cluster_map``), so a refresh
     made by one is seen by all.  ``slave_ok``: read-only commands go to
-    replicas (see ClusterClient).  Other keyword arguments go to
+    replicas (see ClusterClient).  ``refresh_timeout`` (keyword-only, new,
+    default 1 s): how long a map refresh waits for one node (see
+    ClusterMap).  Other keyword arguments go to
     :class:`~pyredis.pool.base.BasePool`.
 
     Fixed from pyredis 1.0: ``username`` reaches the node connections and the
     map (upstream dropped it); shrinking the pool and releasing an unknown
-    client work (ClusterClient now has ``close()``).
+    client work (ClusterClient now has ``close()``).  Faults are handled as
+    ClusterClient and ClusterMap describe (CLUSTERDOWN retried briefly, a
+    hung seed asked once, refreshes paced after failures).
     """
 
     _cluster = True

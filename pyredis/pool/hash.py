@@ -1,5 +1,6 @@
 """HashPool: a BasePool of HashClients (static client-side sharding)."""
 from pyredis import commands
+from pyredis._describe import endpoints
 from pyredis.client.hash import HashClient, parse_buckets
 from pyredis.pool.base import BasePool
 from pyredis.pool.settings import TLSSettings
@@ -24,6 +25,9 @@ class HashPoolSettings:
     @property
     def buckets(self):
         return self._buckets
+
+    def _describe_target(self):
+        return "buckets=%s" % (endpoints(self._buckets),), self._tls_word()
 
     def _connect(self):
         return self._client_class(

@@ -25,6 +25,7 @@ import weakref
 from random import choice
 
 from pyredis import commands
+from pyredis._describe import endpoints
 from pyredis.client.client import Client
 from pyredis.client.sentinel import CONNECTION_FAILURES, SentinelClient
 from pyredis.exceptions import PyRedisConnError, PyRedisError, ReplyError
@@ -168,6 +169,10 @@ class SentinelPoolSettings:
 
     def _attempts(self):
         return max(1, self._retries or 0)
+
+    def _describe_target(self):
+        return ("%s=%r" % ("replicas_of" if self._slave_ok else "master", self._name),
+                "sentinels=%s" % (endpoints(self.sentinels),))
 
     def _client_kwargs(self, address):
         return {"host": address[0], "port": address[1], "database": self.database,

@@ -14,6 +14,7 @@ import threading
 import time
 
 from pyredis import commands
+from pyredis._describe import endpoints
 from pyredis.client.hash import HashClient
 from pyredis.client.sentinel import CONNECTION_FAILURES, SentinelClient
 from pyredis.exceptions import PyRedisConnError, PyRedisError, ReplyError
@@ -65,6 +66,10 @@ class SentinelHashPoolSettings:
 
     def _attempts(self):
         return max(1, self._retries or 0)
+
+    def _describe_target(self):
+        return ("%s=%r" % ("replicas_of" if self._slave_ok else "masters", list(self._buckets)),
+                "sentinels=%s" % (endpoints(self.sentinels),))
 
     def _client_kwargs(self):
         return {"database": self.database, "password": self.password,

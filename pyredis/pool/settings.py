@@ -17,18 +17,24 @@ own body.
 """
 import ssl as _ssl
 
-from pyredis.connection.settings import check_target
+from pyredis._describe import database, describe, endpoint
+from pyredis.connection.settings import check_client_settings, check_target, check_tls
 
 __all__ = ["ClientSettings", "TLSSettings", "ServerPoolSettings"]
 
 
 class ClientSettings:
-    """The client settings of a pool, as read-only properties."""
+    """The client settings of a pool, as read-only properties; checked as a
+    connection checks them (pyredis/connection/settings.py), so a bad pool
+    fails at construction, not at its first command."""
 
     __slots__ = ()
+    _push_handler = None  # set by pools that take one
 
     def _set_client_settings(self, database, password, encoding, conn_timeout, read_timeout,
                              username):
+        check_client_settings(database, password, encoding, conn_timeout, read_timeout,
+                              username)
         self._database = database
         self._password = password
         self._encoding = encoding
@@ -60,9 +66,15 @@ class ClientSettings:
     def username(self):
         return self._username
 
+    def __repr__(self):
+        """Every pool's: what it connects to (each kind of pool's
+        ``_describe_target()``: a tuple of words), database and size."""
+        target = getattr(self, "_describe_target", tuple)()
+        return describe(self, *target, database(self.database), "pool_size=%s" % (self.pool_size,))
+
     def _client_kwargs(self):
         """The keyword arguments every new pooled client gets from these settings."""
-        return {
+        kwargs = {
             "database": self.database,
             "password": self.password,
             "encoding": self.encoding,
@@ -70,6 +82,9 @@ class ClientSettings:
             "read_timeout": self.read_timeout,
             "username": self.username,
         }
+        if self._push_handler is not None:
+            kwargs["push_handler"] = self._push_handler
+        return kwargs
 
 
 class TLSSettings:
@@ -79,6 +94,7 @@ class TLSSettings:
     __slots__ = ()
 
     def _set_tls(self, ssl, ssl_context):
+        check_tls(ssl, ssl_context)
         self._ssl = bool(ssl)
         self._ssl_context = ssl_context
 
@@ -90,6 +106,9 @@ class TLSSettings:
     @property
     def ssl_context(self):
         return self._ssl_context
+
+    def _tls_word(self):
+        return "tls" if self.ssl else ""
 
     def _tls_context(self):
         """The context for a new connection (None: no TLS)."""
@@ -109,7 +128,7 @@ class ServerPoolSettings(TLSSettings):
     _client_class = None
 
     def _set_target(self, host, port, unix_sock, ssl, ssl_context):
-        check_target(host, unix_sock, ssl or ssl_context is not None)
+        check_target(host, port, unix_sock, ssl, ssl_context)
         self._host = host
         self._port = port
         self._unix_sock = unix_sock
@@ -126,6 +145,9 @@ class ServerPoolSettings(TLSSettings):
     @property
     def unix_sock(self):
         return self._unix_sock
+
+    def _describe_target(self):
+        return endpoint(self._host, self._port, self._unix_sock), self._tls_word()
 
     def _connect(self):
         return self._client_class(

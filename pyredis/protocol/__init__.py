@@ -1,5 +1,8 @@
 """RESP protocol layer: Reader (parser), writer / pack_command, to_bytes.
 
+``pack_args`` is the packer every client sends through (``writer``'s argument
+types, upstream's); ``pack_command`` takes ``hiredis.pack_command``'s.
+
 The compiled or the pure-Python twin of each module is chosen once, here.
 """
 from pyredis._twins import import_twin
@@ -11,6 +14,7 @@ _writer = import_twin(__name__, "_writer")
 
 Reader = _reader.Reader
 writer = _writer.writer
+pack_args = _writer.pack_args
 pack_command = _writer.pack_command
 CommandBuffer = _writer.CommandBuffer
 to_bytes = _writer.to_bytes

@@ -1,9 +1,10 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
 # cython: binding=False, embedsignature=True, embedsignature.format=clinic
-"""Compiled RESP writer: ``to_bytes``, ``writer``, ``pack_command``, ``pack_commands``.
+"""Compiled RESP writer: ``to_bytes``, ``writer``, ``pack_args``, ``pack_command``,
+``pack_commands``, ``CommandBuffer``.
 
-Twin of ``_writer_py`` (see its docstring for the argument rules): same names,
-same bytes, same errors.
+Twin of ``_writer_py`` (see its docstring for the two sets of argument rules):
+same names, same bytes, same errors.
 
 How a command is packed, chosen for speed and safety:
 
@@ -32,6 +33,8 @@ from cpython.tuple cimport PyTuple_Check, PyTuple_CheckExact, PyTuple_GET_ITEM, 
 from cpython.unicode cimport PyUnicode_AsUTF8String, PyUnicode_Check
 from libc.string cimport memcpy, strlen
 
+from pyredis.exceptions import ArgumentError
+
 cdef extern from "Python.h":
     bint PyBool_Check(object o)
     bint PyByteArray_Check(object o)
@@ -44,7 +47,7 @@ cdef extern from "Python.h":
     int Py_DTSF_ADD_DOT_0
     bint PyList_Check(object o)
 
-__all__ = ["to_bytes", "writer", "pack_command", "pack_commands", "CommandBuffer"]
+__all__ = ["to_bytes", "writer", "pack_args", "pack_command", "pack_commands", "CommandBuffer"]
 
 cdef enum:
     STACK_PIECES = 16     # commands up to this many arguments need no heap array
@@ -65,18 +68,19 @@ ctypedef struct Piece:
     char digits[DIGITS]   # inline storage for printed ints and floats
 
 cdef str _EXPECTED = "expected str, bytes, bytearray, memoryview, int or float"
+cdef str _EXPECTED_STRICT = "pack_command takes str, bytes, int, float or memoryview, as hiredis does"
 
 
 def to_bytes(value):
-    """upstream's conversion (API.md section 2): bytes unchanged, str -> UTF-8,
-    int/float (bool included) -> ``str(value)`` encoded, anything else -> ValueError."""
+    """upstream's conversion: bytes unchanged, str -> UTF-8, int/float (bool
+    included) -> ``str(value)`` encoded, anything else -> ArgumentError."""
     if PyBytes_Check(value):
         return value
     if PyUnicode_Check(value):
         return PyUnicode_AsUTF8String(value)
     if PyLong_Check(value) or PyFloat_Check(value):
         return PyUnicode_AsUTF8String(PyObject_Str(value))
-    raise ValueError("Cannot convert %s to bytes: %r" % (type(value).__name__, value))
+    raise ArgumentError("Cannot convert %s to bytes: %r" % (type(value).__name__, value))
 
 
 cdef inline Py_ssize_t _ndigits(Py_ssize_t n) noexcept nogil:
@@ -139,8 +143,10 @@ cdef inline int _own(Piece* piece, object tmp) except -1:
     return 0
 
 
-cdef int _resolve(Piece* piece, object arg, Py_ssize_t position) except -1:
-    """Fill ``piece`` for one argument (step 1; may run Python code for subclasses)."""
+cdef int _resolve(Piece* piece, object arg, Py_ssize_t position, bint strict) except -1:
+    """Fill ``piece`` for one argument (step 1; may run Python code for subclasses).
+
+    ``strict``: pack_command's types (no bytearray, no int subclass such as bool)."""
     cdef int overflow = 0
     cdef long long small
     cdef char* text
@@ -179,7 +185,7 @@ cdef int _resolve(Piece* piece, object arg, Py_ssize_t position) except -1:
         piece.data = PyBytes_AS_STRING(arg)
         piece.size = PyBytes_GET_SIZE(arg)
         return 0
-    if PyByteArray_Check(arg):
+    if PyByteArray_Check(arg) and not strict:
         piece.kind = BYTEARRAY
         piece.data = NULL
         return 0
@@ -189,10 +195,10 @@ cdef int _resolve(Piece* piece, object arg, Py_ssize_t position) except -1:
             piece.data = NULL
             return 0
         return _own(piece, arg.tobytes())
-    if PyLong_Check(arg) or PyFloat_Check(arg):
+    if PyFloat_Check(arg) or PyLong_CheckExact(arg) or (PyLong_Check(arg) and not strict):
         return _own(piece, PyUnicode_AsUTF8String(PyObject_Str(arg)))
-    raise TypeError("Invalid type %s for command argument %d: %s"
-                    % (type(arg).__name__, position, _EXPECTED))
+    raise ArgumentError("Invalid type %s for command argument %d: %s"
+                        % (type(arg).__name__, position, _EXPECTED_STRICT if strict else _EXPECTED))
 
 
 cdef inline void _release_owned(Piece* pieces, Py_ssize_t count) noexcept:
@@ -277,11 +283,13 @@ cdef class _Batch:
     cdef Piece* pieces
     cdef Py_ssize_t count, capacity
     cdef list commands
+    cdef bint strict
 
-    def __cinit__(self):
+    def __cinit__(self, bint strict):
         self.pieces = self.stack
         self.capacity = STACK_PIECES
         self.commands = []
+        self.strict = strict
 
     def __dealloc__(self):
         _release_owned(self.pieces, self.count)
@@ -318,8 +326,8 @@ cdef class _Batch:
         elif PyList_Check(args):
             items = tuple(args)
         else:
-            raise TypeError("A command must be a tuple or list of arguments, not %s"
-                            % type(args).__name__)
+            raise ArgumentError("A command must be a tuple or list of arguments, not %s"
+                                % type(args).__name__)
         self.commands.append(items)
         argc = PyTuple_GET_SIZE(items)
         self._reserve(argc + 1)
@@ -331,21 +339,22 @@ cdef class _Batch:
         for i in range(argc):
             self.pieces[self.count].owned = NULL
             self.count += 1   # counted first: its owned reference is released on error too
-            _resolve(&self.pieces[self.count - 1], <object>PyTuple_GET_ITEM(items, i), i)
+            _resolve(&self.pieces[self.count - 1], <object>PyTuple_GET_ITEM(items, i), i,
+                     self.strict)
         return 0
 
     cdef bytes finish(self):
         return _write(self.pieces, self.count)
 
 
-cdef bytes _pack_tuple(tuple args):
+cdef bytes _pack_tuple(tuple args, bint strict):
     """The hot path: one command given as a tuple, pieces on the C stack."""
     cdef Piece pieces[STACK_PIECES + 1]
     cdef Py_ssize_t argc = PyTuple_GET_SIZE(args)
     cdef Py_ssize_t i, resolved = 0
     cdef _Batch batch
     if argc > STACK_PIECES:
-        batch = _Batch()
+        batch = _Batch(strict)
         batch.add(args)
         return batch.finish()
     pieces[0].kind = HEADER
@@ -356,7 +365,7 @@ cdef bytes _pack_tuple(tuple args):
         for i in range(argc):
             resolved = i + 2
             pieces[i + 1].owned = NULL
-            _resolve(&pieces[i + 1], <object>PyTuple_GET_ITEM(args, i), i)
+            _resolve(&pieces[i + 1], <object>PyTuple_GET_ITEM(args, i), i, strict)
         return _write(pieces, argc + 1)
     finally:
         _release_owned(pieces, resolved)
@@ -364,31 +373,50 @@ cdef bytes _pack_tuple(tuple args):
 
 def writer(*args):
     """Pack the arguments as one RESP command: ``writer("SET", "k", 1)``."""
-    return _pack_tuple(args)
+    return _pack_tuple(args, False)
 
 
-def pack_command(args):
-    """Pack one command given as a tuple or list (``hiredis.pack_command``'s signature)."""
-    if PyTuple_CheckExact(args):
-        return _pack_tuple(<tuple>args)
-    cdef _Batch batch = _Batch()
+cdef bytes _pack_sequence(object args, bint strict):
+    """A command given as a list or a tuple subclass (or not a command: refused)."""
+    cdef _Batch batch = _Batch(strict)
     batch.add(args)
     return batch.finish()
 
 
+def pack_args(args):
+    """``writer(*args)`` for arguments given as one tuple or list (what clients send)."""
+    if PyTuple_CheckExact(args):
+        return _pack_tuple(<tuple>args, False)
+    return _pack_sequence(args, False)
+
+
+def pack_command(args):
+    """Pack one command given as a tuple or list, with ``hiredis.pack_command``'s
+    argument types: an ``ArgumentError`` for a ``bool`` or another int subclass
+    (``writer`` would send ``str(value)``, ``True``) and for a ``bytearray``.
+
+    Unlike hiredis, a list is taken too, and a non-contiguous memoryview
+    contributes the bytes it shows (hiredis copies its underlying buffer)."""
+    if PyTuple_CheckExact(args):
+        return _pack_tuple(<tuple>args, True)
+    return _pack_sequence(args, True)
+
+
 def pack_commands(commands):
-    """Pack an iterable of commands (tuples or lists) into one buffer, in order.
+    """Pack an iterable of commands (tuples or lists) into one buffer, in order,
+    with ``pack_command``'s argument types.
 
     Nothing is returned on error: the whole batch is rejected.
     """
-    cdef _Batch batch = _Batch()
+    cdef _Batch batch = _Batch(True)
     for args in commands:
         batch.add(args)
     return batch.finish()
 
 
 cdef class CommandBuffer:
-    """Commands packed back to back, for bulk mode (see ``_writer_py``).
+    """Commands packed back to back, for bulk mode, with ``writer``'s argument
+    types (see ``_writer_py``).
 
     Packed commands are kept as a list of bytes and joined once by ``take()``:
     one allocation per command (the packed bytes) and none of the copying a
@@ -409,7 +437,7 @@ cdef class CommandBuffer:
         self._on_full = on_full
 
     def add(self, *args):
-        cdef bytes data = _pack_tuple(args)
+        cdef bytes data = _pack_tuple(args, False)
         self._chunks.append(data)
         self._size += PyBytes_GET_SIZE(data)
         self.pending += 1

@@ -1,4 +1,5 @@
-"""Pure-Python RESP writer: ``to_bytes``, ``writer``, ``pack_command``, ``pack_commands``.
+"""Pure-Python RESP writer: ``to_bytes``, ``writer``, ``pack_args``, ``pack_command``,
+``pack_commands``, ``CommandBuffer``.
 
 Twin of the compiled ``_writer``: same names, same bytes, same errors.
 
@@ -6,54 +7,64 @@ A command is packed as one RESP array of bulk strings::
 
     *<argc>\\r\\n  then per argument  $<len>\\r\\n<payload>\\r\\n
 
-Argument payloads: ``bytes``, ``bytearray`` and ``memoryview`` as they are
-(a memoryview contributes its raw bytes, whatever its format or layout),
-``str`` as strict UTF-8, ``int`` (``bool`` too) and ``float`` as ``str(value)``.
-Anything else is a ``TypeError`` naming the type and the argument position
-(0 = the command name), raised before any output exists.
-"""
+Two sets of argument rules:
 
-__all__ = ["to_bytes", "writer", "pack_command", "pack_commands", "CommandBuffer"]
+* ``writer`` and ``pack_args`` (what every client sends through) and
+  ``CommandBuffer``: upstream's ``to_bytes`` types, that is ``bytes``, ``str``
+  (strict UTF-8), ``int`` (``bool`` included) and ``float`` as ``str(value)``,
+  plus ``bytearray`` and ``memoryview`` (a memoryview contributes its raw
+  bytes, whatever its format or layout).
+* ``pack_command`` and ``pack_commands``: ``hiredis.pack_command``'s types,
+  that is ``bytes``, ``str``, ``int`` (not ``bool`` or another int subclass),
+  ``float`` and ``memoryview``.
+
+Anything else is an ``ArgumentError`` (a TypeError and a ValueError) naming
+the type and the argument position (0 = the command name), raised before any
+output exists.
+"""
+from pyredis.exceptions import ArgumentError
+
+__all__ = ["to_bytes", "writer", "pack_args", "pack_command", "pack_commands", "CommandBuffer"]
 
 _EXPECTED = "expected str, bytes, bytearray, memoryview, int or float"
+_EXPECTED_STRICT = "pack_command takes str, bytes, int, float or memoryview, as hiredis does"
 
 
 def to_bytes(value):
-    """upstream's conversion (API.md section 2): bytes unchanged, str -> UTF-8,
-    int/float (bool included) -> ``str(value)`` encoded, anything else -> ValueError."""
+    """upstream's conversion: bytes unchanged, str -> UTF-8, int/float (bool
+    included) -> ``str(value)`` encoded, anything else -> ArgumentError."""
     if isinstance(value, bytes):
         return value
     if isinstance(value, str):
         return str.encode(value, "utf-8")  # str.encode: a subclass' encode() is not called
     if isinstance(value, (int, float)):
         return str.encode(str(value), "utf-8")
-    raise ValueError("Cannot convert %s to bytes: %r" % (type(value).__name__, value))
+    raise ArgumentError("Cannot convert %s to bytes: %r" % (type(value).__name__, value))
 
 
-def _bad_argument(arg, position):
-    return TypeError("Invalid type %s for command argument %d: %s"
-                     % (type(arg).__name__, position, _EXPECTED))
-
-
-def _payload(arg, position):
+def _payload(arg, position, strict):
     """One argument as a bytes-like payload (the slow path: not exact bytes/str/int)."""
     if isinstance(arg, bytes):
         return arg
-    if isinstance(arg, bytearray):
-        # A snapshot: a later argument's __str__ could resize it after its
-        # length header is written, and the frame would lie.
-        return bytes(arg)
     if isinstance(arg, str):
         return str.encode(arg, "utf-8")
     if isinstance(arg, memoryview):
         return arg.tobytes()
-    if isinstance(arg, (int, float)):
+    if isinstance(arg, float):
         return str.encode(str(arg), "utf-8")
-    raise _bad_argument(arg, position)
+    if not strict:
+        if isinstance(arg, bytearray):
+            # A snapshot: a later argument's __str__ could resize it after its
+            # length header is written, and the frame would lie.
+            return bytes(arg)
+        if isinstance(arg, int):
+            return str.encode(str(arg), "utf-8")
+    raise ArgumentError("Invalid type %s for command argument %d: %s"
+                        % (type(arg).__name__, position, _EXPECTED_STRICT if strict else _EXPECTED))
 
 
-def _pack(args, out):
-    """Append the RESP array for the argument sequence ``args`` to the list ``out``."""
+def _pack(args, out, strict=False):
+    """Append the RESP array for the tuple ``args`` to the list ``out``."""
     append = out.append
     append(b"*%d\r\n" % len(args))
     position = 0
@@ -64,17 +75,22 @@ def _pack(args, out):
         elif kind is int:
             arg = b"%d" % arg
         elif kind is not bytes:
-            arg = _payload(arg, position)
+            arg = _payload(arg, position, strict)
         append(b"$%d\r\n" % len(arg))
         append(arg)
         append(b"\r\n")
         position += 1
 
 
-def _as_sequence(args):
-    if isinstance(args, (tuple, list)):
+def _command(args):
+    """One command's arguments as a tuple.  A list is copied first: an
+    argument's ``__str__`` could change the list after its length is written."""
+    if isinstance(args, tuple):
         return args
-    raise TypeError("A command must be a tuple or list of arguments, not %s" % type(args).__name__)
+    if isinstance(args, list):
+        return tuple(args)
+    raise ArgumentError("A command must be a tuple or list of arguments, not %s"
+                        % type(args).__name__)
 
 
 def writer(*args):
@@ -84,26 +100,39 @@ def writer(*args):
     return b"".join(out)
 
 
-def pack_command(args):
-    """Pack one command given as a tuple or list (``hiredis.pack_command``'s signature)."""
+def pack_args(args):
+    """``writer(*args)`` for arguments given as one tuple or list (what clients send)."""
     out = []
-    _pack(_as_sequence(args), out)
+    _pack(_command(args), out)
+    return b"".join(out)
+
+
+def pack_command(args):
+    """Pack one command given as a tuple or list, with ``hiredis.pack_command``'s
+    argument types: an ``ArgumentError`` for a ``bool`` or another int subclass
+    (``writer`` would send ``str(value)``, ``True``) and for a ``bytearray``.
+
+    Unlike hiredis, a list is taken too, and a non-contiguous memoryview
+    contributes the bytes it shows (hiredis copies its underlying buffer)."""
+    out = []
+    _pack(_command(args), out, True)
     return b"".join(out)
 
 
 def pack_commands(commands):
-    """Pack an iterable of commands (tuples or lists) into one buffer, in order.
+    """Pack an iterable of commands (tuples or lists) into one buffer, in order,
+    with ``pack_command``'s argument types.
 
     Nothing is returned on error: the whole batch is rejected.
     """
     out = []
     for args in commands:
-        _pack(_as_sequence(args), out)
+        _pack(_command(args), out, True)
     return b"".join(out)
 
 
 class CommandBuffer:
-    """Commands packed back to back, for bulk mode.
+    """Commands packed back to back, for bulk mode (``writer``'s argument types).
 
     ``add(*args)`` packs one command onto the end (a bad argument raises and
     adds nothing) and counts it in ``pending``.  When ``pending`` reaches
