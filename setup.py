@@ -5,6 +5,8 @@ Environment switches (build time):
   PYREDIS_REQUIRE_EXTENSIONS=1  a failing compile is an error, not a fallback
   PYREDIS_CYTHON_ANNOTATE=1     write Cython's HTML annotation next to each .pyx
   PYREDIS_CYTHON_DEBUG=1        bounds/wraparound checks on, assertions kept
+  PYREDIS_ASAN=1                AddressSanitizer build (gcc/clang): run it with libasan
+                                preloaded, as tools/asan.sh does
   PYREDIS_DEBUG=1               keep the C debug information and symbols (by default
                                 they are left out: a 5x smaller wheel)
 """
@@ -46,12 +48,17 @@ def _extensions():
         "embedsignature": True,
     }
     sources = sorted(glob.glob("pyredis/**/*.pyx", recursive=True))
-    return cythonize(
+    extensions = cythonize(
         sources,
         compiler_directives=directives,
         annotate=_flag("PYREDIS_CYTHON_ANNOTATE"),
         quiet=True,
     )
+    if _flag("PYREDIS_ASAN"):
+        for ext in extensions:
+            ext.extra_compile_args += ["-fsanitize=address", "-fno-omit-frame-pointer", "-g", "-O1"]
+            ext.extra_link_args += ["-fsanitize=address"]
+    return extensions
 
 
 def _warn_pure(reason):

@@ -1,15 +1,30 @@
-"""RESP parse throughput: compiled Reader vs pure twin vs hiredis, one run.
+"""RESP parse throughput: compiled Reader vs pure twin vs hiredis vs pyredis
+1.0's own pure-Python parser ("upstream"), one run.
 
 Each round parses one corpus with a fresh reader: feed every piece, then call
-gets() until it has no reply. Corpora follow DESIGN.md's table; all but the
-last are fed in 64 KiB pieces, the last is the 1 KiB-bulk stream as a single
-5 MiB piece (hiredis compacts its buffer per reply there: quadratic).
+gets() until it has no reply. All corpora but the last are fed in 64 KiB
+pieces, the last is the 1 KiB-bulk stream as a single 5 MiB piece (hiredis
+compacts its buffer per reply there, upstream copies it: both quadratic).
 
     pytest bench/test_bench_reader.py --benchmark-only --benchmark-group-by=param:corpus
 
 ``extra_info["bytes"]`` holds the corpus size: MB/s = bytes / mean time.
+
+Upstream's parser is python_redis 1.0's ``pyredis/protocol.py``, which cannot
+be installed next to this package (same import name). It is read, at bench
+time only, from ``$PYREDIS_UPSTREAM`` (default ``~/.cache/pyredis-bench``): a
+directory holding ``pyredis/protocol.py`` (e.g. ``git show
+1.0.0:pyredis/protocol.py`` of upstream's repository) or a
+``python_redis-1.0.0`` wheel or sdist (``pip download python_redis==1.0.0
+--no-deps -d DIR``), and run as a module of its own. Without it those rows
+are skipped.
 """
+import glob
 import importlib
+import os
+import tarfile
+import types
+import zipfile
 
 import pytest
 
@@ -50,9 +65,42 @@ def _pieces(name, stream):
     return [stream[i:i + PIECE] for i in range(0, len(stream), PIECE)]
 
 
+UPSTREAM = os.environ.get("PYREDIS_UPSTREAM", os.path.expanduser("~/.cache/pyredis-bench"))
+
+
+def _upstream_source():
+    """python_redis 1.0's pyredis/protocol.py from UPSTREAM, or None."""
+    plain = os.path.join(UPSTREAM, "pyredis", "protocol.py")
+    if os.path.isfile(plain):
+        with open(plain) as f:
+            return f.read()
+    for path in sorted(glob.glob(os.path.join(UPSTREAM, "python_redis-1.0.0[-.]*"))):
+        if path.endswith(".whl"):
+            with zipfile.ZipFile(path) as wheel:
+                return wheel.read("pyredis/protocol.py").decode()
+        if path.endswith(".tar.gz"):
+            with tarfile.open(path) as sdist:
+                for member in sdist.getmembers():
+                    if member.name.endswith("/pyredis/protocol.py"):
+                        return sdist.extractfile(member).read().decode()
+    return None
+
+
+def _upstream_reader_class():
+    source = _upstream_source()
+    if source is None:
+        pytest.skip("upstream's parser not found: put python_redis 1.0.0's pyredis/protocol.py (or its "
+                    "wheel / sdist) in $PYREDIS_UPSTREAM (default ~/.cache/pyredis-bench)")
+    module = types.ModuleType("python_redis_1_0_protocol")
+    exec(compile(source, "python_redis-1.0.0/pyredis/protocol.py", "exec"), module.__dict__)
+    return module.Reader
+
+
 def _reader_class(impl):
     if impl == "hiredis":
         return pytest.importorskip("hiredis").Reader
+    if impl == "upstream":
+        return _upstream_reader_class()
     module = "pyredis.protocol._reader" + ("" if impl == "compiled" else "_py")
     return importlib.import_module(module).Reader
 
@@ -71,7 +119,7 @@ def _parse_all(reader_class, pieces):
     return replies
 
 
-@pytest.mark.parametrize("impl", ["compiled", "pure", "hiredis"])
+@pytest.mark.parametrize("impl", ["compiled", "pure", "hiredis", "upstream"])
 @pytest.mark.parametrize("corpus", list(CORPORA))
 def test_parse(benchmark, corpus, impl):
     stream, expected = CORPORA[corpus]

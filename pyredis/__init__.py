@@ -71,7 +71,7 @@ __all__ = [
     "ReplyError",
 ]
 
-# The asyncio classes are imported on first use (see pyredis._lazy).
+# The asyncio classes and modules are imported on first use (see pyredis._lazy).
 __getattr__ = lazy_getattr(globals(), {
     "AsyncClient": "pyredis.client.async_client",
     "AsyncClusterClient": "pyredis.client.async_cluster",
@@ -83,4 +83,4 @@ __getattr__ = lazy_getattr(globals(), {
     "AsyncHashPool": "pyredis.pool.async_hash",
     "AsyncSentinelPool": "pyredis.pool.async_sentinel",
     "AsyncSentinelHashPool": "pyredis.pool.async_sentinel_hash",
-})
+}, submodules=("async_helper",))

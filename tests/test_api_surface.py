@@ -87,3 +87,71 @@ def test_importing_pyredis_leaves_asyncio_alone_until_an_async_class_is_used():
                          universal_newlines=True, cwd=os.path.dirname(os.path.dirname(
                              os.path.abspath(pyredis.__file__)))).stdout
     assert out.split() == ["False", "True"]
+
+
+# Each package's __all__, exactly as upstream's (the pool re-exports all the
+# clients but the PubSub ones).
+PACKAGE_ALL = {
+    "pyredis.pool": ["BasePool", "AsyncBasePool"] + POOLS + ["shuffle"]
+    + [name for name in CLIENTS if "PubSub" not in name] + ["ClusterMap", "AsyncClusterMap"],
+    "pyredis.client": CLIENTS + ["Connection", "AsyncConnection", "dict_from_list", "ClusterMap",
+                                 "AsyncClusterMap"],
+    "pyredis.connection": ["Connection", "AsyncConnection", "socket", "writer", "Reader"],
+    "pyredis.commands": SURFACE["pyredis.commands"],
+    "pyredis.protocol": ["to_bytes", "Reader", "writer"],
+}
+
+
+@pytest.mark.parametrize("module", sorted(PACKAGE_ALL))
+def test_package_all_is_upstreams(module):
+    mod = importlib.import_module(module)
+    assert sorted(mod.__all__) == sorted(PACKAGE_ALL[module])
+    assert len(mod.__all__) == len(set(mod.__all__))
+
+
+def test_pool_star_import_gives_upstreams_names():
+    namespace = {}
+    exec("from pyredis.pool import *", namespace)
+    assert sorted(n for n in namespace if n != "__builtins__") == sorted(PACKAGE_ALL["pyredis.pool"])
+    assert namespace["ClusterMap"] is pyredis.helper.ClusterMap
+    assert namespace["AsyncPool"] is pyredis.AsyncPool
+
+
+# Upstream imported every module at ``import pyredis``; ours imports the
+# asyncio ones on first use, and each still resolves as an attribute.
+ASYNC_MODULES = ["pyredis.async_helper", "pyredis.connection.async_connection",
+                 "pyredis.client.async_client", "pyredis.client.async_cluster",
+                 "pyredis.client.async_hash", "pyredis.client.async_pubsub",
+                 "pyredis.client.async_sentinel", "pyredis.pool.async_base",
+                 "pyredis.pool.async_pool", "pyredis.pool.async_cluster", "pyredis.pool.async_hash",
+                 "pyredis.pool.async_sentinel", "pyredis.pool.async_sentinel_hash"]
+
+
+def test_async_submodules_resolve_as_attributes_after_import_pyredis():
+    import subprocess
+    import sys
+
+    code = "\n".join([
+        "import sys, pyredis",
+        "assert 'asyncio' not in sys.modules",
+        "for path in %r:" % (ASYNC_MODULES,),
+        "    found = pyredis",
+        "    for part in path.split('.')[1:]:",
+        "        found = getattr(found, part)",
+        "    assert found is sys.modules[path], path",
+        "assert pyredis.pool.async_pool.AsyncPool is pyredis.pool.AsyncPool is pyredis.AsyncPool",
+        "assert not hasattr(pyredis.pool, 'async_nothing')",
+        "print('ok')",
+    ])
+    out = subprocess.run([sys.executable, "-c", code], stdout=subprocess.PIPE, check=True,
+                         universal_newlines=True, cwd=os.path.dirname(os.path.dirname(
+                             os.path.abspath(pyredis.__file__)))).stdout
+    assert out.split() == ["ok"]
+
+
+def test_bulk_error_is_importable_but_not_in_all():
+    from pyredis.exceptions import PyRedisBulkError, PyRedisError
+
+    assert pyredis.PyRedisBulkError is PyRedisBulkError and issubclass(PyRedisBulkError, PyRedisError)
+    assert "PyRedisBulkError" not in pyredis.__all__
+    assert "PyRedisBulkError" not in pyredis.exceptions.__all__

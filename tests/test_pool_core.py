@@ -7,6 +7,7 @@ the end uses one too.  Nothing here asserts a duration except as a generous
 bound on waiting behaviour; "must not block" is checked with events, barriers
 and futures that fail after ``WAIT`` seconds instead of hanging.
 """
+import dis
 import inspect
 import os
 import select
@@ -19,8 +20,13 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from pyredis.exceptions import PyRedisError
+from pyredis.pool import _core_py
 
 WAIT = 10  # seconds: a bound on anything that should happen "soon"
+# An acquire timeout no waiter should reach: one that has to be woken waits
+# this long in a thread whose result is awaited for WAIT seconds only, so a
+# lost wake-up fails the test instead of passing late.
+LONG = 3 * WAIT
 
 
 class FakeClient:
@@ -159,21 +165,21 @@ def test_an_exhausted_pool_raises_at_once_by_default(core, settings, timeout):
     assert len(pool.made) == 2 and first in pool._pool_used
 
 
-@pytest.mark.parametrize("settings, timeout", [({}, WAIT), ({"pool_timeout": WAIT}, None),
-                                               ({"pool_timeout": 0}, WAIT)],
+@pytest.mark.parametrize("settings, timeout", [({}, LONG), ({"pool_timeout": LONG}, None),
+                                               ({"pool_timeout": 0}, LONG)],
                          ids=["argument", "pool_timeout", "argument-over-pool_timeout"])
-def test_a_waiting_acquire_gets_a_released_client(core, settings, timeout):
+def test_a_waiting_acquire_gets_a_released_client(core, executor, settings, timeout):
     pool = make_pool(core, pool_size=1, **settings)
     held = pool.acquire()
     threading.Timer(0.2, pool.release, (held,)).start()
-    assert pool.acquire(timeout=timeout) is held
+    assert executor.submit(pool.acquire, timeout).result(WAIT) is held
     assert len(pool.made) == 1
 
 
 @pytest.mark.parametrize("settings, timeout", [({}, 0.3), ({"pool_timeout": 0.3}, None),
                                                ({"pool_timeout": 3 * WAIT}, 0.3)],
                          ids=["argument", "pool_timeout", "argument-over-pool_timeout"])
-def test_a_waiting_acquire_times_out(core, settings, timeout):
+def test_a_waiting_acquire_times_out(core, executor, settings, timeout):
     pool = make_pool(core, pool_size=1, **settings)
     held = pool.acquire()
     started = time.monotonic()
@@ -182,29 +188,29 @@ def test_a_waiting_acquire_times_out(core, settings, timeout):
     assert 0.25 <= time.monotonic() - started < WAIT
     # The waiter that gave up left no trace that could swallow the next wake-up.
     threading.Timer(0.2, pool.release, (held,)).start()
-    assert pool.acquire(timeout=WAIT) is held
+    assert executor.submit(pool.acquire, LONG).result(WAIT) is held
 
 
-def test_a_waiter_gets_the_slot_of_a_client_that_came_back_closed(core):
+def test_a_waiter_gets_the_slot_of_a_client_that_came_back_closed(core, executor):
     pool = make_pool(core, pool_size=1)
     held = pool.acquire()
     held.close()
     threading.Timer(0.2, pool.release, (held,)).start()
-    fresh = pool.acquire(timeout=WAIT)
+    fresh = executor.submit(pool.acquire, LONG).result(WAIT)
     assert fresh.number == 1 and pool.live == 1
 
 
 def test_growing_the_pool_wakes_a_waiter(core, executor):
     pool = make_pool(core, pool_size=1)
     held = pool.acquire()
-    waiting = executor.submit(pool.acquire, WAIT)
+    waiting = executor.submit(pool.acquire, LONG)
     time.sleep(0.2)  # lets it park (the test holds either way)
     pool.pool_size = 2
     assert waiting.result(WAIT).number == 1 and held in pool._pool_used
 
 
 @pytest.mark.skipif(not hasattr(signal, "setitimer"), reason="no setitimer")
-def test_an_interrupted_wait_leaves_the_pool_consistent(core):
+def test_an_interrupted_wait_leaves_the_pool_consistent(core, executor):
     class Interrupt(Exception):
         pass
 
@@ -222,7 +228,358 @@ def test_an_interrupted_wait_leaves_the_pool_consistent(core):
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
     threading.Timer(0.2, pool.release, (held,)).start()
-    assert pool.acquire(timeout=WAIT) is held
+    assert executor.submit(pool.acquire, LONG).result(WAIT) is held
+
+
+# -- exceptions that arrive at any moment (KeyboardInterrupt from a signal) ----------------------
+class Interrupt(BaseException):
+    """Stands for KeyboardInterrupt raised by a signal handler."""
+
+
+def wait_until(predicate):
+    """Poll ``predicate`` until it holds; fail after WAIT seconds."""
+    deadline = time.monotonic() + WAIT
+    while not predicate():
+        assert time.monotonic() < deadline, "not reached within %s s" % WAIT
+        time.sleep(0.001)
+
+
+class InterruptibleLock:
+    """A caller's lock (acquire/release only) whose ``acquire()`` can be made to
+    raise Interrupt without taking the lock, as a blocking acquire interrupted
+    by a signal does; a release by a thread that does not hold it is counted."""
+
+    def __init__(self):
+        self.inner = threading.Lock()
+        self.holder = None
+        self.interrupt = set()  # thread idents whose next acquire() raises
+        self.releases = {}  # thread ident -> releases done
+        self.bad_releases = 0
+
+    def acquire(self):
+        me = threading.get_ident()
+        if me in self.interrupt:
+            self.interrupt.discard(me)
+            raise Interrupt
+        self.inner.acquire()
+        self.holder = me
+        return True
+
+    def release(self):
+        me = threading.get_ident()
+        if self.holder != me:
+            self.bad_releases += 1
+            raise RuntimeError("released by a thread that does not hold it")
+        self.holder = None
+        self.releases[me] = self.releases.get(me, 0) + 1
+        self.inner.release()
+
+
+def start_waiting(executor, pool, lock, timeout=LONG):
+    """A thread's ``pool.acquire(timeout)``, once it is queued: its future and
+    thread ident.  A waiter takes ``lock`` twice before it parks (the quick
+    look of acquire(), then the round that queues it), releasing it each time."""
+    idents = []
+
+    def acquire():
+        idents.append(threading.get_ident())
+        return pool.acquire(timeout)
+
+    future = executor.submit(acquire)
+    wait_until(lambda: future.done() or (idents and lock.releases.get(idents[0], 0) >= 2))
+    return future, idents[0]
+
+
+def test_a_waiter_interrupted_after_its_wake_up_passes_it_on(core, executor):
+    lock = InterruptibleLock()
+    pool = make_pool(core, pool_size=1, lock=lock)
+    held = pool.acquire()
+    first, first_ident = start_waiting(executor, pool, lock)
+    second, _ = start_waiting(executor, pool, lock)
+    third, _ = start_waiting(executor, pool, lock)
+    fourth, _ = start_waiting(executor, pool, lock)
+    lock.interrupt.add(first_ident)  # woken first, it is interrupted taking the lock again
+    pool.release(held)
+    with pytest.raises(Interrupt):
+        first.result(WAIT)
+    # The wake-up it got goes to the next waiter, which would otherwise sleep
+    # to its timeout with the client idle; to that one only.
+    assert second.result(WAIT) is held
+    assert lock.bad_releases == 0 and lock.holder is None
+    assert_served_in_turn(pool, held, third, fourth)
+
+
+def assert_served_in_turn(pool, client, waiting, last):
+    """``waiting`` and then ``last`` wait for a client: releasing ``client``
+    serves ``waiting``.  A waiter woken by mistake earlier would have queued
+    again behind ``last`` and lost its turn."""
+    time.sleep(0.2)  # such a waiter queues again meanwhile
+    pool.release(client)
+    assert waiting.result(WAIT) is client
+    assert not last.done()
+    pool.close()
+    with pytest.raises(PyRedisError, match="Pool is closed"):
+        last.result(WAIT)
+
+
+def test_a_client_that_comes_back_closed_wakes_one_waiter(core, executor):
+    lock = InterruptibleLock()
+    pool = make_pool(core, pool_size=1, lock=lock)
+    held = pool.acquire()
+    first, _ = start_waiting(executor, pool, lock)
+    second, _ = start_waiting(executor, pool, lock)
+    third, _ = start_waiting(executor, pool, lock)
+    held.close()
+    pool.release(held)  # its slot is free: the first waiter connects a new client
+    fresh = first.result(WAIT)
+    assert fresh.number == 1
+    assert_served_in_turn(pool, fresh, second, third)
+
+
+def test_waiters_are_served_in_turn_and_one_that_times_out_wakes_nobody(core, executor):
+    lock = InterruptibleLock()
+    pool = make_pool(core, pool_size=1, lock=lock)
+    held = pool.acquire()
+    impatient, _ = start_waiting(executor, pool, lock, timeout=0.3)
+    second, _ = start_waiting(executor, pool, lock)
+    third, _ = start_waiting(executor, pool, lock)
+    with pytest.raises(PyRedisError, match="exhausted"):
+        impatient.result(WAIT)
+    assert_served_in_turn(pool, held, second, third)
+
+
+@pytest.mark.skipif(not hasattr(signal, "setitimer"), reason="no setitimer")
+def test_a_waiter_interrupted_while_queued_wakes_nobody(core, executor):
+    # Queue: a thread, this (main) thread, a thread started while this one
+    # waits.  This one is interrupted while queued: it leaves the queue, and
+    # the first must keep its turn (woken by mistake, it would queue again
+    # behind the third).
+    def interrupt(signum, frame):
+        raise Interrupt
+
+    lock = InterruptibleLock()
+    pool = make_pool(core, pool_size=1, lock=lock)
+    held = pool.acquire()
+    first, _ = start_waiting(executor, pool, lock)
+    third = []
+    starter = threading.Timer(0.1, lambda: third.append(start_waiting(executor, pool, lock)))
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    try:
+        starter.start()
+        signal.setitimer(signal.ITIMER_REAL, 0.6)
+        with pytest.raises(Interrupt):
+            pool.acquire(timeout=LONG)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    starter.join(WAIT)
+    assert_served_in_turn(pool, held, first, third[0][0])
+
+
+def test_a_caller_lock_that_raises_is_never_released_unheld(core):
+    # Each acquire() of the lock that one pool.acquire() makes (the look, the
+    # stale client's slot given back, the next look, the new client's
+    # registration) raises once, in turn: the pool must never release the
+    # lock without holding it, nor keep it.
+    for nth in range(1, 6):
+        lock = InterruptibleLock()
+        pool = make_pool(core, pool_size=2, lock=lock, max_idle_time=0.05)
+        stale, busy = pool.acquire(), pool.acquire()
+        pool.release(stale)
+        time.sleep(0.1)  # stale: the next acquire closes it outside the lock
+        calls = [0]
+        plain_acquire = lock.acquire
+
+        def interrupted_acquire():
+            calls[0] += 1
+            if calls[0] == nth:
+                raise Interrupt
+            return plain_acquire()
+
+        lock.acquire = interrupted_acquire
+        with pytest.raises(Interrupt):
+            pool.acquire()
+        lock.acquire = plain_acquire
+        assert calls[0] == nth and stale.closed is (nth >= 3)
+        assert lock.bad_releases == 0 and lock.holder is None, nth
+        pool.release(busy)
+        assert pool.acquire() is busy
+
+# The points of a pure-Python function where CPython may run a signal handler
+# (and so raise KeyboardInterrupt): on entry, after a call returns, at a
+# backward jump.  Opcode names of CPython 3.9 to 3.13.
+_SIGNAL_POINTS = {"CALL", "CALL_FUNCTION", "CALL_METHOD", "CALL_FUNCTION_KW", "CALL_FUNCTION_EX",
+                  "CALL_KW", "JUMP_BACKWARD", "JUMP_ABSOLUTE"}
+
+
+class Interrupter:
+    """A ``sys.settrace`` hook that raises Interrupt at the ``at``-th point of
+    the pure pool core's own bytecode where a signal handler could run (None:
+    never; ``seen`` counts the points), once, and only after ``armed`` is set."""
+
+    def __init__(self, core, at=None, armed=None):
+        self.filename = core.__file__
+        self.at = at
+        self.armed = armed
+        self.seen = 0
+        self.last = {}  # frame -> opcode name of the instruction it last ran
+        self.opnames = {}  # code -> {offset: opcode name}
+
+    def __call__(self, frame, event, arg):
+        if frame.f_code.co_filename != self.filename:
+            return None
+        frame.f_trace_opcodes = True
+        return self.local
+
+    def local(self, frame, event, arg):
+        if event != "opcode":
+            return self.local
+        code = frame.f_code
+        names = self.opnames.get(code)
+        if names is None:
+            names = self.opnames[code] = {i.offset: i.opname for i in dis.get_instructions(code)}
+        previous = self.last.get(frame, "CALL")  # the first instruction: on entry
+        self.last[frame] = names.get(frame.f_lasti)
+        if previous in _SIGNAL_POINTS and (self.armed is None or self.armed.is_set()):
+            self.seen += 1
+            if self.seen == self.at:
+                raise Interrupt
+        return self.local
+
+
+def run_traced(tracer, action):
+    """``action()`` under ``tracer`` in this thread; True if it was interrupted."""
+    sys.settrace(tracer)
+    try:
+        action()
+    except Interrupt:
+        return True
+    finally:
+        sys.settrace(None)
+    return False
+
+
+def _stale_pool(core, **kwargs):
+    pool = make_pool(core, max_idle_time=0.001, **kwargs)
+    pool.release(pool.acquire())
+    time.sleep(0.01)
+    return pool, pool.acquire
+
+
+def _lease_that_fails(core, **kwargs):
+    pool = make_pool(core, **kwargs)
+
+    def action():
+        try:
+            with pool.lease():
+                raise KeyError("the body failed")
+        except KeyError:
+            pass
+
+    return pool, action
+
+
+def _with_clients(core, idle=0, busy=0, **kwargs):
+    pool = make_pool(core, **kwargs)
+    clients = [pool.acquire() for _ in range(idle + busy)]
+    for client in clients[:idle]:
+        pool.release(client)
+    return pool, clients
+
+
+def _scenario(name, core, **kwargs):
+    """A fresh pool and the one operation to interrupt."""
+    if name == "acquire-idle":
+        pool, _ = _with_clients(core, idle=1, **kwargs)
+        return pool, pool.acquire
+    if name == "acquire-new":
+        pool = make_pool(core, **kwargs)
+        return pool, pool.acquire
+    if name == "acquire-stale":
+        return _stale_pool(core, **kwargs)
+    if name == "release":
+        pool, (client,) = _with_clients(core, busy=1, **kwargs)
+        return pool, lambda: pool.release(client)
+    if name == "release-closed-close_on_err":
+        pool, (idle, busy, broken) = _with_clients(core, idle=1, busy=2, close_on_err=True,
+                                                   **kwargs)
+        broken.close()
+        return pool, lambda: pool.release(broken)
+    if name == "release-over-size":
+        pool, (a, b) = _with_clients(core, busy=2, **kwargs)
+        pool.pool_size = 1
+        return pool, lambda: pool.release(a)
+    if name == "release-unknown":
+        pool = make_pool(core, **kwargs)
+        return pool, lambda: pool.release(FakeClient(make_pool(core), 99))
+    if name == "shrink":
+        pool, _ = _with_clients(core, idle=3, **kwargs)
+        return pool, lambda: setattr(pool, "pool_size", 1)
+    if name == "close":
+        pool, _ = _with_clients(core, idle=2, busy=1, **kwargs)
+        return pool, pool.close
+    if name == "lease-fails":
+        return _lease_that_fails(core, **kwargs)
+    raise AssertionError(name)
+
+
+SCENARIOS = ["acquire-idle", "acquire-new", "acquire-stale", "release",
+             "release-closed-close_on_err", "release-over-size", "release-unknown", "shrink",
+             "close", "lease-fails"]
+
+
+@pytest.mark.parametrize("user_lock", [False, True], ids=["own-lock", "threading-lock"])
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_an_interrupt_at_any_point_leaves_the_lock_free(scenario, user_lock):
+    # Pure twin only: the compiled one runs no bytecode of its own between
+    # taking its lock and the code that releases it (see _core.pyx).
+    core = _core_py
+    settings = {"pool_size": 3, "lock": threading.Lock() if user_lock else None}
+    pool, action = _scenario(scenario, core, **settings)
+    dry = Interrupter(core)
+    assert not run_traced(dry, action)
+    assert dry.seen > 0
+    for at in range(1, dry.seen + 1):
+        pool, action = _scenario(scenario, core, **settings)
+        assert run_traced(Interrupter(core, at), action), at
+        assert pool._lock.acquire(False), "the lock stays held after an interrupt at point %d" % at
+        pool._lock.release()
+        assert not pool._waiters
+
+
+def test_a_waiter_interrupted_at_any_point_after_its_wake_up_passes_it_on(executor):
+    # Pure twin only (see above).  Two threads wait for the one client; the
+    # first is woken and interrupted on its way back, at each point in turn.
+    core = _core_py
+
+    def run(at):
+        pool = make_pool(core, pool_size=1)
+        held = pool.acquire()
+        woken = threading.Event()
+        tracer = Interrupter(core, at, armed=woken)
+        first = executor.submit(run_traced, tracer, lambda: pool.acquire(timeout=3 * WAIT))
+        wait_until(lambda: len(pool._waiters) == 1)
+        second = executor.submit(pool.acquire, 3 * WAIT)
+        wait_until(lambda: len(pool._waiters) == 2)
+        woken.set()
+        pool.release(held)  # wakes the first
+        interrupted = first.result(WAIT)
+        with pool._lock:  # a client idle while a thread sleeps: a lost wake-up
+            lost = bool(pool._free) and bool(pool._waiters)
+        assert not lost, "wake-up lost after an interrupt at point %d" % at
+        if not interrupted:
+            pool.release(held)
+        pool.close()  # the second gets the client, or "Pool is closed" if the first kept it
+        try:
+            assert second.result(WAIT) is held
+        except PyRedisError:
+            pass
+        return tracer.seen, interrupted
+
+    points, interrupted = run(None)
+    assert points > 0 and not interrupted
+    for at in range(1, points + 1):
+        assert run(at)[1], at
 
 
 # -- _connect runs outside the lock ---------------------------------------------------------------
@@ -259,7 +616,7 @@ def test_a_failed_connect_frees_its_slot_and_wakes_a_waiter(core, executor):
     gate.armed = True
     failing = executor.submit(pool.acquire)
     assert gate.entered.wait(WAIT)
-    waiting = executor.submit(pool.acquire, WAIT)  # the only slot is reserved
+    waiting = executor.submit(pool.acquire, LONG)  # the only slot is reserved
     time.sleep(0.2)
     gate.opened.set()
     with pytest.raises(OSError, match="cannot connect"):
@@ -382,6 +739,22 @@ def test_shrinking_below_the_busy_count_trims_on_release(core):
         pool.release(client)
     assert pool.live == 1 and len(pool._pool_free) == 1
 
+def test_shrinking_the_pool_keeps_max_idle_time_in_step(core):
+    # The release times must leave with the clients they belong to: the
+    # survivors here are fresh and must not be taken for stale ones.
+    pool = make_pool(core, pool_size=4, max_idle_time=0.5)
+    old = [pool.acquire(), pool.acquire()]
+    fresh = [pool.acquire(), pool.acquire()]
+    for client in old:
+        pool.release(client)
+    time.sleep(0.8)
+    for client in fresh:
+        pool.release(client)
+    pool.pool_size = 2  # the two coldest go: the stale ones
+    assert [c.closed for c in old + fresh] == [True, True, False, False]
+    assert [pool.acquire(), pool.acquire()] == fresh[::-1]
+    assert not any(c.closed for c in fresh) and pool.live == 2
+
 
 @pytest.mark.parametrize("bad, error", [(0, ValueError), (-1, ValueError), (1.5, TypeError),
                                         ("2", TypeError), (None, TypeError)])
@@ -425,6 +798,20 @@ def test_only_the_stale_idle_clients_are_replaced(core):
     pool.release(young)
     assert pool.acquire() is young
     assert old.closed and pool._pool_free == set() and pool.live == 1
+
+
+def test_an_idle_client_exactly_max_idle_time_old_is_kept(monkeypatch):
+    # Pure twin only: its clock can be replaced (the compiled one reads C's).
+    now = [1000.0]
+    monkeypatch.setattr(_core_py, "monotonic", lambda: now[0])
+    pool = make_pool(_core_py, max_idle_time=5)
+    client = pool.acquire()
+    pool.release(client)
+    now[0] += 5
+    assert pool.acquire() is client and not client.closed  # not older than 5 s
+    pool.release(client)
+    now[0] += 5.5
+    assert pool.acquire() is not client and client.closed
 
 
 # -- a caller-supplied lock -----------------------------------------------------------------------
@@ -494,7 +881,7 @@ def test_execute_on_an_exhausted_pool(core):
     assert pool._pool_used == {held} and pool._pool_free == set()
 
 
-def test_lease(core):
+def test_lease(core, executor):
     pool = make_pool(core, pool_size=1)
     with pool.lease() as client:
         assert pool._pool_used == {client}
@@ -509,8 +896,12 @@ def test_lease(core):
     held = pool.acquire()
     assert held is not client
     threading.Timer(0.2, pool.release, (held,)).start()
-    with pool.lease(timeout=WAIT) as waited:
-        assert waited is held
+
+    def lease_after_a_wait():
+        with pool.lease(timeout=LONG) as waited:
+            return waited
+
+    assert executor.submit(lease_after_a_wait).result(WAIT) is held
     with pytest.raises(PyRedisError, match="exhausted"):
         with pool.lease():
             with pool.lease():
@@ -554,6 +945,54 @@ def test_close_wakes_the_waiters(core, executor):
     pool.close()
     with pytest.raises(PyRedisError, match="Pool is closed"):
         waiting.result(WAIT)
+
+def fail_close(client, message):
+    """Make ``client.close()`` close it, then raise RuntimeError(message)."""
+    def close():
+        FakeClient.close(client)
+        raise RuntimeError(message)
+
+    client.close = close
+
+
+def test_close_closes_every_idle_client_then_raises_the_first_error(core):
+    pool = make_pool(core, pool_size=3)
+    clients = [pool.acquire() for _ in range(3)]
+    for client in clients:
+        pool.release(client)
+    fail_close(clients[0], "first")  # the coldest: closed first
+    fail_close(clients[1], "second")
+    with pytest.raises(RuntimeError, match="^first$"):
+        pool.close()
+    assert [c.close_calls for c in clients] == [1, 1, 1] and pool.live == 0
+    assert pool._pool_free == set()
+    pool.close()  # nothing left to close
+    assert [c.close_calls for c in clients] == [1, 1, 1]
+
+
+def test_a_failed_close_while_shrinking_still_frees_the_slots(core):
+    pool = make_pool(core, pool_size=3)
+    clients = [pool.acquire() for _ in range(3)]
+    for client in clients:
+        pool.release(client)
+    fail_close(clients[1], "second")
+    with pytest.raises(RuntimeError, match="^second$"):
+        pool.pool_size = 1
+    assert [c.closed for c in clients] == [True, True, False]
+    pool.pool_size = 3
+    leases = [pool.acquire() for _ in range(3)]  # both slots came back
+    assert leases[0] is clients[2] and [c.number for c in leases[1:]] == [3, 4]
+
+
+def test_a_failed_close_of_a_stale_client_is_raised_and_frees_its_slot(core):
+    pool = make_pool(core, pool_size=1, max_idle_time=0.2)
+    stale = pool.acquire()
+    pool.release(stale)
+    fail_close(stale, "stale")
+    time.sleep(0.4)
+    with pytest.raises(RuntimeError, match="^stale$"):
+        pool.acquire()
+    assert stale.closed and pool.acquire().number == 1
 
 
 def test_the_pool_views_are_snapshots(core):
@@ -692,6 +1131,33 @@ def test_basepool_subclasses_supply_connect_and_close_on_err():
     assert pool.live == 0
 
 
+def test_the_core_alone_has_upstreams_defaults(core):
+    assert core.__all__ == ["PoolCore"]
+    pool = core.PoolCore()
+    assert (pool.pool_size, pool.pool_timeout, pool.max_idle_time) == (16, None, None)
+    assert pool.close_on_err is False
+    small = core.PoolCore(pool_size=1)
+    for _ in range(2):  # not "exhausted" the second time: the slot was given back
+        with pytest.raises(NotImplementedError, match="_connect"):
+            small.acquire()
+
+
+def test_a_subclass_without_close_on_err_keeps_the_others(core):
+    class Plain(core.PoolCore):
+        def _connect(self):
+            return FakeClient(self, 0)
+
+        def client_closed(self):
+            pass
+
+    pool = Plain(pool_size=2)
+    broken, idle = pool.acquire(), pool.acquire()
+    pool.release(idle)
+    broken.close()
+    pool.release(broken)
+    assert pool._pool_free == {idle} and not idle.closed
+
+
 def test_basepool_uses_the_active_twin():
     import pyredis
     from pyredis.pool import BasePool
@@ -760,6 +1226,38 @@ def test_a_child_forgets_the_parents_clients(core):
     assert not (idle.closed or busy.closed)
     pool.release(busy)
     assert pool.acquire() is busy
+
+
+@needs_fork
+def test_a_child_keeps_using_the_callers_lock(core):
+    # The pool's own lock is replaced in the child; a caller's lock is not
+    # the pool's to replace (it may guard other things too).
+    lock = CountingLock()
+    pool = make_pool(core, pool_size=2, lock=lock)
+    pool.release(pool.acquire())
+
+    def check():
+        before = lock.acquires
+        pool.release(pool.acquire())
+        return lock.acquires > before and lock.acquires == lock.releases
+
+    assert _in_child(check) == "True"
+
+
+@needs_fork
+def test_a_lease_that_fails_in_a_child_closes_the_client_there_only(core):
+    pool = make_pool(core, pool_size=1)
+    lease = pool.lease()
+    client = lease.__enter__()
+
+    def check():  # the body fails in the child, whose pool never knew the client
+        lease.__exit__(KeyError, KeyError("boom"), None)
+        return (client.close_calls, pool.acquire().number)
+
+    assert _in_child(check) == repr((1, 1))
+    assert client.close_calls == 0 and pool._pool_used == {client}
+    lease.__exit__(None, None, None)
+    assert pool._pool_free == {client}
 
 
 class _StuckHash:

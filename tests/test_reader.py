@@ -9,12 +9,15 @@ as int, blob errors, attributes dropped, sets as lists, decode fallback.
 import array
 import gc
 import math
+import os
 import socket
+import subprocess
 import sys
 import tracemalloc
 
 import pytest
 
+import pyredis
 from pyredis.exceptions import ProtocolError, ReplyError
 from pyredis.protocol import _types
 from pyredis.protocol._types import DEFAULT_MAXBUF, MAX_BULK_LEN, PushNotification
@@ -112,8 +115,9 @@ def test_defaults(Reader):
     assert r.getmaxbuf() == DEFAULT_MAXBUF
 
 
-def test_positional_arguments_follow_hiredis_order(Reader):
-    r = Reader(KeyError, ValueError, "utf-8", "strict", MISSING)
+def test_positional_arguments_follow_upstreams_order(Reader):
+    # pyredis 1.0's Reader(encoding, protocolError, replyError), then hiredis' others.
+    r = Reader("utf-8", KeyError, ValueError, "strict", MISSING)
     r.feed(b"$2\r\nhi\r\n-bad\r\n")
     assert r.gets() == "hi"
     assert type(r.gets()) is ValueError
@@ -264,7 +268,19 @@ def test_feed_offset_and_length(Reader, args, expected):
 def test_feed_offset_and_length_none_mean_the_defaults(Reader):
     r = Reader()
     r.feed(b"+ok\r\n", None, None)
-    assert replies(r) == [b"ok"]
+    r.feed(b"+ok\r\n", 0, -1)  # hiredis' defaults
+    r.feed(bytearray(b"+ok\r\n"), None, None)
+    r.feed(b"x+ok\r\n", 1)
+    r.feed(b"+ok\r\nx", None, 5)
+    assert replies(r) == [b"ok"] * 5
+
+
+def test_feed_defaults_are_upstreams(Reader):
+    import inspect
+
+    parameters = list(inspect.signature(Reader.feed).parameters.values())[1:]
+    assert [(p.name, p.default) for p in parameters] == [
+        ("data", inspect.Parameter.empty), ("offset", None), ("length", None)]
 
 
 def test_feed_keywords(Reader):
@@ -340,6 +356,20 @@ def test_maxbuf(Reader):
         r.setmaxbuf("10")
     r.setmaxbuf(1 << 100)  # "never", in practice
     assert r.getmaxbuf() == sys.maxsize
+
+
+def test_setmaxbuf_none_restores_the_default_like_hiredis(Reader):
+    r = Reader()
+    assert r.getmaxbuf() == DEFAULT_MAXBUF
+    r.setmaxbuf(10)
+    r.setmaxbuf(None)
+    assert r.getmaxbuf() == DEFAULT_MAXBUF
+    if hiredis is not None:
+        h = hiredis.Reader()
+        default = h.getmaxbuf()
+        h.setmaxbuf(10)
+        h.setmaxbuf(None)
+        assert h.getmaxbuf() == default
 
 
 def _traced_after_consuming(Reader, maxbuf, size):
@@ -477,27 +507,65 @@ def test_map_duplicate_keys_last_wins(Reader):
     assert parse(Reader, b"%2\r\n+k\r\n:1\r\n+k\r\n:2\r\n") == [{b"k": 2}]
 
 
-@pytest.mark.parametrize("data", [
-    b"%1\r\n*1\r\n:1\r\n:2\r\n",
-    b"%2\r\n:1\r\n:1\r\n%0\r\n:2\r\n",
-    b"*1\r\n%1\r\n~0\r\n:2\r\n",
-])
-def test_unhashable_map_keys_are_protocol_errors(Reader, data):
-    r = Reader()
-    r.feed(data)
-    with pytest.raises(ProtocolError, match="not hashable"):
-        r.gets()
-    with pytest.raises(ProtocolError, match="not hashable"):
-        r.gets()
+UNHASHABLE_KEYS = [
+    (b"%1\r\n*1\r\n:1\r\n:2\r\n", []),
+    (b"%2\r\n:1\r\n:1\r\n%0\r\n:2\r\n", {}),
+    (b"*1\r\n%1\r\n~0\r\n:2\r\n", []),
+    (b"%1\r\n>1\r\n:1\r\n:2\r\n", PushNotification()),
+    (b"*2\r\n%1\r\n*0\r\n:1\r\n%1\r\n%0\r\n:2\r\n", []),  # the first one
+    (b"|1\r\n%1\r\n*0\r\n:1\r\n:2\r\n+v\r\n", []),         # in a dropped attribute
+]
 
 
-def test_unhashable_map_key_waits_for_the_whole_map(Reader):
+def _hash_error(key):
+    with pytest.raises(TypeError) as info:
+        hash(key)
+    return str(info.value)
+
+
+@pytest.mark.parametrize("data, key", UNHASHABLE_KEYS)
+def test_unhashable_map_key_raises_type_error_like_hiredis(Reader, data, key):
     r = Reader()
-    r.feed(b"%2\r\n*0\r\n:1\r\n")
-    assert r.gets() is False  # reported once the map is complete, in both twins
+    r.feed(data + b"+next\r\n")
+    with pytest.raises(TypeError) as info:
+        r.gets()
+    assert type(info.value) is TypeError and str(info.value) == _hash_error(key)
+    assert r.gets() == b"next"  # the whole reply was consumed: the stream is in sync
+    assert r.gets() is False
+
+
+@needs_hiredis
+@pytest.mark.parametrize("data, key", UNHASHABLE_KEYS[:3])
+def test_hiredis_raises_the_same_type_error(Reader, data, key):
+    raised = []
+    for reader in (Reader(), hiredis.Reader()):
+        reader.feed(data)
+        with pytest.raises(TypeError) as info:
+            reader.gets()
+        raised.append((type(info.value), str(info.value)))
+    assert raised[0] == raised[1]
+
+
+def test_unhashable_map_key_waits_for_the_whole_reply(Reader):
+    r = Reader()
+    r.feed(b"*2\r\n%2\r\n*0\r\n:1\r\n")
+    assert r.gets() is False  # raised once the reply is complete, in both twins
     r.feed(b":2\r\n:3\r\n")
-    with pytest.raises(ProtocolError):
+    assert r.gets() is False
+    r.feed(b":4\r\n")
+    with pytest.raises(TypeError):
         r.gets()
+    assert not r.has_data()
+
+
+def test_first_failure_of_a_reply_is_raised(Reader):
+    r = Reader(encoding="utf-8")
+    r.feed(b"*2\r\n%1\r\n*0\r\n:1\r\n$1\r\n\xff\r\n*2\r\n$1\r\n\xff\r\n%1\r\n*0\r\n:1\r\n")
+    with pytest.raises(TypeError):
+        r.gets()
+    with pytest.raises(UnicodeDecodeError):
+        r.gets()
+    assert r.gets() is False
 
 
 @pytest.mark.parametrize("data, expected", [
@@ -549,11 +617,73 @@ def test_gets_false_returns_bytes(Reader):
         assert h.gets(False) == b"hi"
 
 
-def test_undecodable_bytes_come_back_raw_without_errors_argument(Reader):
-    r = Reader(encoding="utf-8")
-    r.feed(b"*3\r\n$2\r\n\xff\xfe\r\n+ok\r\n+\xc3\r\n$2\r\nok\r\n")
+@pytest.mark.parametrize("errors", [None, "strict"])
+def test_strict_decoding_is_the_default_like_hiredis(Reader, errors):
+    data = b"*3\r\n$2\r\n\xff\xfe\r\n+ok\r\n+\xc3\r\n$2\r\nok\r\n"
+    raised = []
+    for reader in (Reader(encoding="utf-8", errors=errors),) + (
+            (hiredis.Reader(encoding="utf-8", errors=errors),) if hiredis else ()):
+        reader.feed(data)
+        with pytest.raises(UnicodeDecodeError) as info:
+            reader.gets()
+        raised.append((info.value.object, info.value.start, info.value.reason))
+        assert reader.gets() == "ok"  # the whole reply was consumed
+    assert raised[0] == (b"\xff\xfe", 0, "invalid start byte")
+    assert len(set(raised)) == 1
+
+
+def _reraise(exc):
+    raise exc
+
+
+@pytest.mark.parametrize("errors", [None, "strict", "test-reader-reraise"])
+def test_raw_fallback_returns_undecodable_strings_as_bytes(Reader, errors):
+    import codecs
+
+    codecs.register_error("test-reader-reraise", _reraise)
+    r = Reader(encoding="utf-8", errors=errors, raw_fallback=True)
+    r.feed(b"*3\r\n$2\r\n\xff\xfe\r\n+ok\r\n+\xc3\r\n$2\r\nok\r\n=6\r\ntxt:\xff\xfe\r\n")
     assert r.gets() == [b"\xff\xfe", "ok", b"\xc3"]
     assert r.gets() == "ok"
+    assert r.gets() == b"\xff\xfe"
+
+
+def test_raw_fallback_keeps_other_handlers(Reader):
+    r = Reader(encoding="utf-8", errors="replace", raw_fallback=True)
+    r.feed(b"$2\r\nA\xff\r\n")
+    assert r.gets() == "A\ufffd"
+
+
+def test_raw_fallback_keeps_unhashable_keys_an_error(Reader):
+    r = Reader(encoding="utf-8", raw_fallback=True)
+    r.feed(b"%1\r\n*0\r\n$1\r\n\xff\r\n")
+    with pytest.raises(TypeError):
+        r.gets()
+
+
+def test_connections_keep_the_raw_fallback(redis):
+    """pyredis' connections return undecodable bulk strings as bytes (pyredis
+    1.0's behaviour without hiredis), sync and asyncio."""
+    import asyncio
+
+    from pyredis.connection import AsyncConnection, Connection
+
+    conn = Connection(host=redis.host, port=redis.port, encoding="utf-8")
+    try:
+        conn.execute("SET", "k", b"\xff\xfe")
+        assert conn.execute("GET", "k") == b"\xff\xfe"
+        assert conn.execute("ECHO", "ok") == "ok"
+    finally:
+        conn.close()
+
+    async def run():
+        aconn = AsyncConnection(host=redis.host, port=redis.port, encoding="utf-8")
+        try:
+            return [await aconn.execute("GET", "k"), await aconn.execute("ECHO", "ok")]
+        finally:
+            await aconn.close()
+
+    assert asyncio.run(run()) == [b"\xff\xfe", "ok"]
 
 
 def test_errors_argument_is_applied(Reader):
@@ -595,6 +725,7 @@ BAD_STREAMS = [
     (b"@foo\r\n", "unknown reply type"),
     (b"@", "unknown reply type"),                 # known bad before the line ends
     (b"\r\n", "unknown reply type"),
+    (b"\r\nab\rc\r\n", "not followed by '\\\\n' in a b'\\\\r' line"),  # '\r' is the type byte
     (b"$-2\r\n", "bad bulk string length"),
     (b"$abc\r\n", "bad bulk string length"),
     (b"$\r\n", "bad bulk string length"),
@@ -673,6 +804,15 @@ def test_hiredis_rejects_the_same_streams(data):
         h.gets()
 
 
+def test_an_unterminated_line_is_checked_with_the_bytes_fed_after_it(Reader):
+    r = Reader()
+    r.feed(b"+x\r\nab\r")
+    assert r.gets() == b"x"
+    r.feed(b"$")
+    with pytest.raises(ProtocolError, match="not followed by '\\\\n' in a b'a' line"):
+        r.gets()
+
+
 def test_missing_crlf_after_bulk_is_an_error_unlike_hiredis(Reader):
     r = Reader()
     r.feed(b"$3\r\nabcXX:1\r\n")
@@ -737,7 +877,7 @@ def _depth(value):
 
 @pytest.mark.parametrize("opener", [b"*1\r\n", b"~1\r\n", b">1\r\n", b"%1\r\n:0\r\n"])
 def test_ten_thousand_nested_levels_parse_without_recursion(Reader, opener):
-    r = Reader()
+    r = Reader(max_depth=10000)
     r.feed(opener * 10000 + b":1\r\n" + b"+after\r\n")
     assert _depth(r.gets()) == (10000, 1)
     assert r.gets() == b"after"
@@ -745,13 +885,180 @@ def test_ten_thousand_nested_levels_parse_without_recursion(Reader, opener):
 
 def test_deep_nesting_fed_in_pieces(Reader):
     data = b"*2\r\n" * 5000 + b":1\r\n" + b"$1\r\nx\r\n" * 5000
-    r = Reader()
+    r = Reader(max_depth=5000)
     for i in range(0, len(data), 777):
         r.feed(data[i:i + 777])
         if i + 777 < len(data):
             assert r.gets() is False
     depth, leaf = _depth(r.gets())
     assert (depth, leaf) == (5000, 1)
+
+
+
+# -- limits: nesting depth, line length ----------------------------------------------
+
+def test_limit_defaults():
+    assert _types.DEFAULT_MAX_DEPTH == 1024
+    assert _types.DEFAULT_MAX_LINE_LENGTH == 64 * 1024 * 1024
+
+
+@pytest.mark.parametrize("innermost, ok", [(b":1\r\n", True), (b"*0\r\n", False), (b"*-1\r\n", False)])
+def test_default_max_depth_is_hiredis_limit(Reader, innermost, ok):
+    data = b"*1\r\n" * 1024 + innermost
+    r = Reader()
+    r.feed(data)
+    if ok:
+        assert _depth(r.gets())[0] == 1024
+    else:
+        with pytest.raises(ProtocolError, match="^Protocol error: aggregates nested deeper than 1024 levels$"):
+            r.gets()
+    if hiredis is not None:
+        h = hiredis.Reader()
+        h.feed(data)
+        if ok:
+            assert _depth(h.gets())[0] == 1024
+        else:
+            with pytest.raises(hiredis.ProtocolError, match="nesting depth"):
+                h.gets()
+
+
+@pytest.mark.parametrize("data, ok", [
+    (b"*1\r\n*1\r\n*1\r\n:1\r\n", True),
+    (b"*1\r\n*1\r\n*1\r\n*0\r\n", False),
+    (b"*1\r\n*1\r\n*1\r\n*-1\r\n", False),
+    (b"%1\r\n:1\r\n~1\r\n>1\r\n:1\r\n", True),
+    (b"%1\r\n:1\r\n~1\r\n>1\r\n%0\r\n", False),
+    (b"*1\r\n*1\r\n|1\r\n+a\r\n+b\r\n:1\r\n", True),       # a dropped attribute still nests
+    (b"*1\r\n*1\r\n*1\r\n|1\r\n+a\r\n+b\r\n:1\r\n", False),
+    (b"*2\r\n*2\r\n*2\r\n:1\r\n:2\r\n:3\r\n:4\r\n", True),  # arrays of simple elements
+    (b"*2\r\n*2\r\n*2\r\n*1\r\n:1\r\n:2\r\n:3\r\n:4\r\n", False),
+    (b"*3\r\n" + b"*9\r\n" + b"$1\r\nx\r\n" * 9 + b":2\r\n:3\r\n", True),
+])
+def test_max_depth(Reader, data, ok):
+    for cut in range(1, len(data) + 1):
+        r = Reader(max_depth=3, notEnoughData=MISSING)
+        r.feed(data[:cut])
+        if ok:
+            got = replies(r, data[cut:], MISSING)
+            assert got and got == parse(Reader, data, max_depth=10), cut
+        else:
+            with pytest.raises(ProtocolError, match="^Protocol error: aggregates nested deeper than 3 levels$"):
+                replies(r, data[cut:], MISSING)
+
+
+def test_max_depth_stops_a_hostile_stream_early(Reader):
+    """32 MiB of '*1' once cost ~1 GB; now the 1025th header fails."""
+    piece = b"*1\r\n" * (64 * 1024 // 4)
+    r = Reader()
+
+    def run():
+        r.feed(piece)
+        with pytest.raises(ProtocolError, match="nested deeper"):
+            r.gets()
+
+    assert _peak_while(run) < 2 << 20
+
+
+@pytest.mark.parametrize("kwargs, error", [
+    ({"max_depth": 0}, ValueError("max_depth must be >= 1, not 0")),
+    ({"max_depth": -5}, ValueError("max_depth must be >= 1, not -5")),
+    ({"max_line_length": 0}, ValueError("max_line_length must be >= 1, not 0")),
+    ({"max_depth": 2.0}, TypeError("'float' object cannot be interpreted as an integer")),
+    ({"max_line_length": "9"}, TypeError("'str' object cannot be interpreted as an integer")),
+])
+def test_limits_are_checked_at_construction(Reader, kwargs, error):
+    with pytest.raises(type(error)) as info:
+        Reader(**kwargs)
+    assert str(info.value) == str(error)
+
+
+def test_limits_are_keyword_only(Reader):
+    with pytest.raises(TypeError):
+        Reader(None, ProtocolError, ReplyError, None, False, 5)
+    r = Reader(max_depth=2 ** 80, max_line_length=2 ** 80)  # clamped, not an overflow
+    assert parse(Reader, b"*1\r\n*1\r\n:1\r\n", max_depth=2 ** 80) == [[[1]]]
+    del r
+
+
+LINE_TYPES = [(b"+", "simple string", b"x"), (b"-", "simple error", b"x"), (b":", "integer", b"7"),
+              (b"(", "big number", b"7"), (b",", "double", b"1"), (b"#", "boolean", b"t"),
+              (b"_", "null", b"x")]
+
+
+@pytest.mark.parametrize("type_byte, name, filler", LINE_TYPES)
+def test_max_line_length_unterminated(Reader, type_byte, name, filler):
+    r = Reader(max_line_length=100, notEnoughData=MISSING)
+    r.feed(type_byte + filler * 60)
+    assert r.gets() is MISSING
+    r.feed(filler * 40 + b"\r")  # 100 bytes and a '\r': may still be a line
+    assert r.gets() is MISSING
+    r = Reader(max_line_length=100, notEnoughData=MISSING)
+    r.feed(type_byte + filler * 60)
+    assert r.gets() is MISSING
+    r.feed(filler * 41)
+    message = "^Protocol error: %s line longer than 100 bytes$" % name
+    with pytest.raises(ProtocolError, match=message):
+        r.gets()
+    with pytest.raises(ProtocolError, match=message):
+        r.gets()  # the reader stays failed
+
+
+@pytest.mark.parametrize("type_byte, name, filler", LINE_TYPES)
+def test_max_line_length_complete_lines(Reader, type_byte, name, filler):
+    """The limit does not depend on how the line arrives."""
+    ok = type_byte + filler * 100 + b"\r\n"
+    too_long = type_byte + filler * 101 + b"\r\n"
+    if type_byte not in b"_#":  # those two are bad values at any length above 1
+        assert len(parse(Reader, ok + b"+next\r\n", max_line_length=100)) == 2
+    for cut in (len(too_long), 50, 101):
+        r = Reader(max_line_length=100, notEnoughData=MISSING)
+        with pytest.raises(ProtocolError, match="^Protocol error: %s line longer than 100 bytes$" % name):
+            replies(r, too_long[:cut], MISSING)
+            replies(r, too_long[cut:], MISSING)
+
+
+def test_max_line_length_is_not_for_bulk_strings_or_stray_cr(Reader):
+    assert parse(Reader, b"$20\r\n" + b"b" * 20 + b"\r\n", max_line_length=5) == [b"b" * 20]
+    assert parse(Reader, b"*1\r\n$20\r\n" + b"b" * 20 + b"\r\n", max_line_length=5) == [[b"b" * 20]]
+    with pytest.raises(ProtocolError, match="not followed by"):
+        parse(Reader, b"+" + b"x" * 20 + b"\rx\r\n", max_line_length=5)
+
+
+def test_default_max_line_length(Reader):
+    limit = _types.DEFAULT_MAX_LINE_LENGTH
+    r = Reader(notEnoughData=MISSING)
+    r.feed(b"-" + b"e" * limit)
+    assert r.gets() is MISSING
+    r.feed(b"e")
+    with pytest.raises(ProtocolError, match="simple error line longer than %d bytes" % limit):
+        r.gets()
+
+
+@pytest.mark.parametrize("type_byte", [b"+", b"-"])
+def test_unterminated_line_is_searched_once(Reader, type_byte):
+    """Each fed byte of a line is searched for its end once, not once per feed
+    (a deterministic count kept for this test; no timing)."""
+    piece = b"x" * 1024
+    pieces = 2048  # a 2 MiB line
+    r = Reader(notEnoughData=MISSING)
+    r.feed(type_byte)
+    for _ in range(pieces):
+        r.feed(piece)
+        assert r.gets() is MISSING
+    assert r._scanned <= 2 * len(piece) * pieces  # searching from the line start: ~2 GiB
+    r.feed(b"\r\n+after\r\n")
+    reply = r.gets()
+    assert (reply if type_byte == b"+" else reply.args[0].encode()) == piece * pieces
+    assert r.gets() == b"after"
+
+
+def test_unterminated_line_cut_before_a_bad_cr(Reader):
+    r = Reader(notEnoughData=MISSING)
+    r.feed(b"+x\r\n+ab\rc")
+    assert r.gets() == b"x"
+    r.feed(b"d")
+    with pytest.raises(ProtocolError, match="not followed by"):
+        r.gets()
 
 
 # -- streams cut anywhere ----------------------------------------------------------
@@ -803,6 +1110,111 @@ def test_feeding_without_draining_in_between(Reader):
     assert replies(r) == [[b"abc", 1], b"x"] * 50
 
 
+# -- the fast paths for arrays of bulk strings ---------------------------------------
+# Arrays of bulk strings (and of other short elements) skip the general loop in
+# both twins. Whether they do depends on state: the element count, the bytes
+# already buffered, the pure twin's cache of length lines seen before. Each test
+# runs from a fresh Reader, after other traffic, and with that cache empty.
+
+def _bulk(payload):
+    return b"$%d\r\n%s\r\n" % (len(payload), payload)
+
+
+# Payloads that are short, look like RESP lines, hold '\r\n' or cross 1 KiB.
+FAST_PATH_PAYLOADS = [b"ab", b"$2", b"*1", b":1", b"+O", b"-E", b"", b"\r\n", b"\n\r", b"a\r\nb",
+                      b"x" * 1023, b"y" * 1024]
+AFTER = (b"+OK\r\n:1\r\n" + _bulk(b"ab") + b"*2\r\n" + _bulk(b"c") + _bulk(b"d"),
+         [b"OK", 1, b"ab", [b"c", b"d"]])
+
+
+def _fast_path_cases():
+    """(wire, model) pairs, each followed by more replies in the same buffer."""
+    cases = []
+    for size in (8, 9, 12, 16, 100):
+        for payload in FAST_PATH_PAYLOADS:
+            items = [payload if i % 3 == 0 else b"%02d" % i for i in range(size)]
+            cases.append((b"*%d\r\n" % size + b"".join(map(_bulk, items)), items))
+        items = [b"%02d" % i for i in range(size)]
+        cases.append((b"~%d\r\n" % size + b"".join(map(_bulk, items)), items))
+    nested = [[b"a", b"b"], [b"cd", b"ef", b"gh"], [b"12"] * 9, [], [b"x"]]
+    wire = b"*%d\r\n" % len(nested) + b"".join(
+        b"*%d\r\n" % len(sub) + b"".join(map(_bulk, sub)) for sub in nested)
+    cases.append((wire, nested))
+    cases.append((b"*3\r\n*2\r\n:1\r\n+s\r\n*2\r\n$2\r\nab\r\n:-2\r\n:3\r\n", [[1, b"s"], [b"ab", -2], 3]))
+    cases.append((b"*9\r\n" + _bulk(b"ab") * 7 + b"*2\r\n" + _bulk(b"c") + _bulk(b"d") + _bulk(b"ef"),
+                  [b"ab"] * 7 + [[b"c", b"d"], b"ef"]))
+    cases.append((b"*8\r\n" + _bulk(b"ab") * 7 + b"$-1\r\n", [b"ab"] * 7 + [None]))
+    return cases
+
+
+FAST_PATH_CASES = _fast_path_cases()
+WARM_UP = (b"*20\r\n" + b"".join(_bulk(b"%02d" % i) for i in range(20)) + b"*2\r\n*2\r\n:1\r\n:2\r\n+x\r\n"
+           + b"*100\r\n" + _bulk(b"pp") * 100 + b"+done\r\n")
+
+
+@pytest.fixture(params=["fresh", "after traffic", "empty length cache"])
+def fast_path_reader(request, Reader):
+    """A Reader (notEnoughData=MISSING) in each state the fast paths depend on."""
+    from pyredis.protocol import _reader_py
+
+    saved = dict(_reader_py._LENGTH_CACHE)
+    if request.param == "empty length cache":
+        _reader_py._LENGTH_CACHE.clear()
+    r = Reader(notEnoughData=MISSING)
+    if request.param == "after traffic":
+        # half an array first, so the rest arrives in a later feed
+        cut = WARM_UP.index(b"*100") + 300
+        assert len(replies(r, WARM_UP[:cut], MISSING)) == 2
+        assert len(replies(r, WARM_UP[cut:], MISSING)) == 2
+    yield r
+    _reader_py._LENGTH_CACHE.clear()
+    _reader_py._LENGTH_CACHE.update(saved)
+
+
+@pytest.mark.parametrize("case", range(len(FAST_PATH_CASES)))
+def test_bulk_array_followed_by_more_replies(fast_path_reader, case):
+    wire, model = FAST_PATH_CASES[case]
+    assert replies(fast_path_reader, wire + AFTER[0], MISSING) == [model] + AFTER[1]
+    assert not fast_path_reader.has_data()
+
+
+@pytest.mark.parametrize("case", range(len(FAST_PATH_CASES)))
+def test_bulk_array_decoded(Reader, case):
+    wire, model = FAST_PATH_CASES[case]
+
+    def text(value):
+        if isinstance(value, list):
+            return [text(v) for v in value]
+        return value.decode() if isinstance(value, bytes) else value
+
+    assert parse(Reader, wire + AFTER[0], encoding="utf-8") == text([model] + AFTER[1])
+
+
+def test_bulk_arrays_pipelined(fast_path_reader):
+    """Bulk-mode traffic: many arrays back to back in one buffer."""
+    wire = b"".join(w + AFTER[0] for w, _ in FAST_PATH_CASES)
+    expected = [r for _, m in FAST_PATH_CASES for r in [m] + AFTER[1]]
+    assert replies(fast_path_reader, wire, MISSING) == expected
+
+
+def test_bulk_arrays_cut_everywhere(fast_path_reader):
+    wire = b"".join(w for w, _ in FAST_PATH_CASES[:3]) + FAST_PATH_CASES[-4][0] + AFTER[0]
+    expected = [m for _, m in FAST_PATH_CASES[:3]] + [FAST_PATH_CASES[-4][1]] + AFTER[1]
+    r = fast_path_reader
+    for cut in range(1, len(wire), 7):
+        got = replies(r, wire[:cut], MISSING) + replies(r, wire[cut:], MISSING)
+        assert got == expected, cut
+
+
+def test_bulk_array_elements_arriving_one_feed_at_a_time(fast_path_reader):
+    items = [b"%02d" % i for i in range(12)]
+    r = fast_path_reader
+    r.feed(b"*12\r\n")
+    for item in items:
+        assert r.gets() is MISSING
+        r.feed(_bulk(item))
+    assert replies(r, AFTER[0], MISSING) == [items] + AFTER[1]
+
 # -- user code running inside gets() ----------------------------------------------
 
 def test_failing_reply_error_factory_leaves_a_consistent_reader(Reader):
@@ -840,6 +1252,173 @@ def test_gets_cannot_be_reentered(Reader):
     assert r.gets() == b"fed-inside"
     assert seen and "again" in seen[0]
 
+
+
+# Python code that runs inside gets() and calls feed(): the buffer it grows must
+# not move under the parser. Each scenario runs in a child process whose glibc
+# mmaps every block above 64 KiB, so a moved buffer's old pages are unmapped and
+# any later read or write of them crashes the child instead of passing silently.
+HOSTILE_PRELUDE = r"""
+import codecs, gc, sys
+from pyredis.exceptions import ProtocolError, ReplyError
+from %s import Reader
+
+PAD = b"$102400\r\n" + b"p" * 102400 + b"\r\n"   # the buffer starts above 64 KiB
+
+def grow():
+    for size in (1 << 20, 2 << 20, 4 << 20):     # each feed outgrows the last buffer
+        r.feed(b"$%%d\r\n%%s\r\n" %% (size, b"g" * size))
+    r.feed(b"+fed\r\n")
+
+def grow_then_raise(exc):
+    grow()
+    raise exc
+
+codecs.register_error("grow-then-raise", grow_then_raise)
+
+armed = False
+def on_gc(phase, info):
+    global armed
+    if armed and phase == "start":
+        armed = False
+        grow()
+
+def drain(collecting=False):
+    global armed
+    if collecting:
+        gc.set_threshold(1)  # every allocation may collect, and so run on_gc
+        gc.callbacks.append(on_gc)
+        armed = True
+    while True:
+        try:
+            reply = r.gets()
+        except (UnicodeDecodeError, ProtocolError) as exc:
+            print(type(exc).__name__, exc)
+            if isinstance(exc, ProtocolError):
+                return
+            continue
+        if reply is False:
+            return
+        big = isinstance(reply, (bytes, str)) and len(reply) > 8
+        print(type(reply).__name__, len(reply) if big else getattr(reply, "args", reply))
+"""
+
+UTF8_ERROR = "UnicodeDecodeError 'utf-8' codec can't decode byte 0xff in position 0: invalid start byte"
+HOSTILE_SCENARIOS = {
+    "codec handler, bulk": (
+        'r = Reader(encoding="utf-8", errors="grow-then-raise"); r.feed(b"$3\\r\\n\\xff\\xfe\\xfd\\r\\n" + PAD)',
+        [UTF8_ERROR, "str 102400", "str 1048576", "str 2097152", "str 4194304", "str fed"]),
+    "codec handler, simple string": (
+        'r = Reader(encoding="utf-8", errors="grow-then-raise"); r.feed(b"+\\xff\\r\\n" + PAD)',
+        [UTF8_ERROR, "str 102400", "str 1048576", "str 2097152", "str 4194304", "str fed"]),
+    "codec handler, verbatim": (
+        'r = Reader(encoding="latin-1", errors="grow-then-raise"); r.set_encoding("ascii", "grow-then-raise");'
+        ' r.feed(b"=7\\r\\ntxt:\\xff\\xfe\\xfd\\r\\n" + PAD)',
+        ["UnicodeDecodeError 'ascii' codec can't decode byte 0xff in position 0: ordinal not in range(128)",
+         "str 102400", "str 1048576", "str 2097152", "str 4194304", "str fed"]),
+    "garbage collection while raising a decode error": (
+        'r = Reader(encoding="utf-8", errors="strict"); r.feed(b"$3\\r\\n\\xff\\xfe\\xfd\\r\\n" + PAD)',
+        [UTF8_ERROR, "str 102400", "str 1048576", "str 2097152", "str 4194304", "str fed"]),
+    "garbage collection in an integer too long for int()": (
+        'r = Reader(); r.feed(b":" + b"7" * 5000 + b"\\r\\n" + PAD)',
+        ["ProtocolError Protocol error: bad integer value %r" % (b"7" * 40)]),
+    "garbage collection in a bad double": (
+        'r = Reader(); r.feed(b",e\\r\\n" + PAD)',
+        ["ProtocolError Protocol error: bad double value b'e'"]),
+    "replyError factory": (
+        'r = Reader(replyError=lambda m: (grow(), ReplyError(m))[1]); r.feed(b"-ERR x\\r\\n" + PAD)',
+        ["ReplyError ('ERR x',)", "bytes 102400", "bytes 1048576", "bytes 2097152", "bytes 4194304",
+         "bytes b'fed'"]),
+}
+
+
+@pytest.mark.parametrize("scenario", list(HOSTILE_SCENARIOS))
+def test_python_code_feeding_inside_gets_cannot_move_the_buffer(twin, scenario):
+    setup, expected = HOSTILE_SCENARIOS[scenario]
+    module = "pyredis.protocol._reader" + ("" if twin.compiled else "_py")
+    code = HOSTILE_PRELUDE % module + setup + "\ndrain(%r)\n" % scenario.startswith("garbage")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(pyredis.__file__)))
+    env = dict(os.environ, MALLOC_MMAP_THRESHOLD_="65536",
+               PYTHONPATH=os.pathsep.join([root, os.environ.get("PYTHONPATH", "")]))
+    done = subprocess.run([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, timeout=120)
+    out = done.stdout.decode("utf-8", "replace")
+    assert done.returncode == 0, out
+    assert out.splitlines() == expected
+
+
+def test_len_counts_bytes_fed_inside_gets(Reader):
+    def feeding(message):
+        r.feed(b"+fed\r\n")
+        return ReplyError(message)
+
+    r = Reader(replyError=feeding)
+    r.feed(b"*2\r\n-e\r\n:1\r\n")
+    assert r.gets()[1] == 1
+    assert (r.len(), r.has_data()) == (6, True)
+    assert (r.gets(), r.len(), r.has_data()) == (b"fed", 0, False)
+
+
+def test_reply_completed_by_bytes_fed_inside_gets(Reader):
+    def feeding(message):
+        r.feed(b":2\r\n")
+        return ReplyError(message)
+
+    r = Reader(replyError=feeding)
+    r.feed(b"*2\r\n-e\r\n")
+    reply = r.gets()
+    assert reply[0].args == ("e",) and reply[1] == 2
+
+
+def test_set_encoding_inside_gets_applies_to_later_values(Reader):
+    def switching(message):
+        r.set_encoding(None)
+        return ReplyError(message)
+
+    r = Reader(encoding="utf-8", replyError=switching)
+    r.feed(b"*3\r\n$1\r\na\r\n-e\r\n$1\r\nb\r\n")
+    assert r.gets()[::2] == ["a", b"b"]
+
+# -- pyredis 1.0's other names in pyredis.protocol -------------------------------
+
+def test_upstream_protocol_names():
+    from pyredis import protocol
+
+    assert (protocol.SYM_CRLF, protocol.SYM_EMPTY) == (b"\r\n", b"")
+    assert (protocol.TYPE_SIMPLE, protocol.TYPE_ERROR, protocol.TYPE_INT, protocol.TYPE_BULK,
+            protocol.TYPE_ARRAY) == (b"+", b"-", b":", b"$", b"*")
+    assert protocol.ReplyParser is protocol.Reader
+    assert protocol.__all__ == ["to_bytes", "Reader", "writer"]
+
+
+class _Custom(Exception):
+    pass
+
+
+@pytest.mark.parametrize("inst, classinfo", [
+    (ValueError, Exception), (ReplyError, Exception), (_Custom, _Custom),
+    (lambda message: _Custom(message), Exception), (KeyError, (KeyError, ValueError)),
+])
+def test_is_exception_accepts(inst, classinfo):
+    from pyredis.protocol import is_exception
+
+    assert is_exception(inst, classinfo) is True
+
+
+@pytest.mark.parametrize("inst", ["wrong", None, KeyError, lambda: _Custom(), lambda message: 5])
+def test_is_exception_rejects_with_type_error(inst):
+    from pyredis.protocol import is_exception
+
+    with pytest.raises(TypeError) as info:
+        is_exception(inst, ValueError)
+    assert str(info.value) == "%s is not a subclass of %s" % (inst, ValueError)
+
+
+def test_is_exception_lets_other_errors_of_the_probe_through():
+    from pyredis.protocol import is_exception
+
+    with pytest.raises(ValueError, match="invalid literal"):  # int("test"), as upstream
+        is_exception(int, Exception)
 
 # -- against a real server -----------------------------------------------------------
 

@@ -55,7 +55,7 @@ def normalize(value):
 
 
 def decoded(model):
-    """The model once decoding with UTF-8 (errors=None: raw bytes if invalid)."""
+    """The model once decoding with UTF-8 (raw_fallback=True: raw bytes if invalid)."""
     if isinstance(model, bytes):
         try:
             return model.decode("utf-8")
@@ -190,7 +190,14 @@ def _containers(children):
     )
 
 
-values = st.recursive(leaves, _containers, max_leaves=30)
+# Arrays of 8+ bulk strings, and arrays of arrays of short bulks: the shapes the
+# Readers' fast paths take (with payloads that look like RESP lines or hold CRLF).
+short_payloads = st.one_of(st.binary(max_size=3), st.sampled_from([b"$2", b"*1", b":1", b"\r\n", b"a\r\nb"]))
+bulk_arrays = st.one_of(
+    st.lists(short_payloads.map(_bulk), min_size=8, max_size=20).map(_array),
+    st.lists(st.lists(short_payloads.map(_bulk), max_size=4).map(_array), min_size=1, max_size=10).map(_array),
+)
+values = st.one_of(st.recursive(leaves, _containers, max_leaves=30), bulk_arrays)
 streams = st.lists(values, min_size=1, max_size=6)
 
 
@@ -201,7 +208,8 @@ def _pieces(data, stream):
 
 
 def _run(reader, pieces, sizes=False):
-    """Feed each piece and drain; the events (replies, then maybe an error).
+    """Feed each piece and drain; the events (replies and errors raised in place
+    of one, then maybe a protocol error).
     ``sizes``: also record len() and has_data() after each piece."""
     events = []
     for piece in pieces:
@@ -211,7 +219,10 @@ def _run(reader, pieces, sizes=False):
         while True:
             try:
                 reply = reader.gets()
-            except ValueError as exc:  # the protocolError of these tests, or a decode error
+            except (UnicodeDecodeError, TypeError) as exc:  # in place of one reply
+                events.append((type(exc).__name__, str(exc)))
+                continue
+            except ValueError as exc:  # the protocolError of these tests
                 events.append((type(exc).__name__, str(exc)))
                 return events
             if reply is NONE_YET:
@@ -220,9 +231,9 @@ def _run(reader, pieces, sizes=False):
     return events
 
 
-def _make_reader(cls, encoding=None, errors=None):
+def _make_reader(cls, encoding=None, errors=None, **options):
     return cls(protocolError=ValueError, replyError=ReplyError, encoding=encoding, errors=errors,
-               notEnoughData=NONE_YET)
+               notEnoughData=NONE_YET, **options)
 
 
 # -- tests -------------------------------------------------------------------------
@@ -233,7 +244,7 @@ def test_twin_matches_the_model(twin, stream, data, encoding):
     Reader = twin.load("pyredis.protocol._reader").Reader
     wire = b"".join(v.wire for v in stream)
     model = [v.model if encoding is None else decoded(v.model) for v in stream]
-    assert _run(_make_reader(Reader, encoding), _pieces(data, wire)) == model
+    assert _run(_make_reader(Reader, encoding, raw_fallback=True), _pieces(data, wire)) == model
 
 
 @pytest.mark.skipif(hiredis is None, reason="hiredis is not installed")
@@ -264,18 +275,38 @@ def _corrupt(data, wire):
     return bytes(wire)
 
 
+LIMITS = st.sampled_from([{}, {"max_depth": 1}, {"max_depth": 2}, {"max_line_length": 3},
+                          {"max_depth": 3, "max_line_length": 10}])
+
+
 @pytest.mark.c_extension
 @SETTINGS
 @given(stream=streams, data=st.data(),
-       codec=st.sampled_from([(None, None), ("utf-8", None), ("utf-8", "strict"), ("latin-1", None)]))
-def test_twins_agree_on_corrupted_streams(stream, data, codec):
+       codec=st.sampled_from([(None, None), ("utf-8", None), ("utf-8", "strict"), ("latin-1", None)]),
+       limits=LIMITS, raw_fallback=st.booleans())
+def test_twins_agree_on_corrupted_streams(stream, data, codec, limits, raw_fallback):
     """Same replies, then the same error (a UnicodeDecodeError counts) at the same call."""
     from pyredis.protocol import _reader, _reader_py
 
     wire = _corrupt(data, b"".join(v.wire for v in stream))
     pieces = _pieces(data, wire)
-    compiled = _run(_make_reader(_reader.Reader, *codec), pieces, sizes=True)
-    pure = _run(_make_reader(_reader_py.Reader, *codec), pieces, sizes=True)
+    compiled = _run(_make_reader(_reader.Reader, *codec, raw_fallback=raw_fallback, **limits),
+                    pieces, sizes=True)
+    pure = _run(_make_reader(_reader_py.Reader, *codec, raw_fallback=raw_fallback, **limits),
+                pieces, sizes=True)
+    assert compiled == pure
+
+
+@pytest.mark.c_extension
+@SETTINGS
+@given(stream=streams, data=st.data(), limits=LIMITS)
+def test_twins_agree_on_limits(stream, data, limits):
+    """Valid streams against small limits: the same replies and the same error."""
+    from pyredis.protocol import _reader, _reader_py
+
+    pieces = _pieces(data, b"".join(v.wire for v in stream))
+    compiled = _run(_make_reader(_reader.Reader, **limits), pieces, sizes=True)
+    pure = _run(_make_reader(_reader_py.Reader, **limits), pieces, sizes=True)
     assert compiled == pure
 
 

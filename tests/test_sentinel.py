@@ -288,8 +288,9 @@ def test_failed_bulk_flush_makes_the_pool_ask_again(topology):
             client.bulk_start()
             client.set("sp:bulk", 1)
             assert query(master.port, "CLIENT", "KILL", "ID", client_id) == 1
-            with pytest.raises((PyRedisConnError, pyredis.PyRedisConnClosed)):
+            with pytest.raises(pyredis.PyRedisBulkError) as failed:
                 client.bulk_stop()
+            assert isinstance(failed.value.__cause__, (PyRedisConnError, pyredis.PyRedisConnClosed))
         assert pool.ping() == b"PONG"
         assert asked == [NAME, NAME]
 

@@ -152,8 +152,9 @@ def test_a_failed_bulk_flush_makes_every_bucket_asked_again(topology):
             client.set(key_in(0), 1)
             client.set(key_in(1), 1)
             assert query(topology.master("m1").port, "CLIENT", "KILL", "ID", client_id) == 1
-            with pytest.raises((PyRedisConnError, PyRedisConnClosed)):
+            with pytest.raises(pyredis.PyRedisBulkError) as failed:
                 client.bulk_stop()
+            assert isinstance(failed.value.__cause__, (PyRedisConnError, PyRedisConnClosed))
         assert pool.ping(shard_key=key_in(1)) == b"PONG"
         assert asked == BUCKETS + BUCKETS
 

@@ -13,7 +13,7 @@ __all__ = ["Client", "ClusterClient", "HashClient", "PubSubClient", "SentinelCli
            "AsyncSentinelClient", "Connection", "AsyncConnection",
            "dict_from_list", "ClusterMap", "AsyncClusterMap"]
 
-# The asyncio classes are imported on first use (see pyredis._lazy).
+# The asyncio classes and modules are imported on first use (see pyredis._lazy).
 __getattr__ = lazy_getattr(globals(), {
     "AsyncClient": "pyredis.client.async_client",
     "AsyncClusterClient": "pyredis.client.async_cluster",
@@ -22,4 +22,4 @@ __getattr__ = lazy_getattr(globals(), {
     "AsyncSentinelClient": "pyredis.client.async_sentinel",
     "AsyncConnection": "pyredis.connection.async_connection",
     "AsyncClusterMap": "pyredis.async_helper",
-})
+}, submodules=("async_client", "async_cluster", "async_hash", "async_pubsub", "async_sentinel"))

@@ -19,6 +19,12 @@ class Client(
     All keyword arguments go to :class:`~pyredis.connection.Connection`.
     ``repr()`` shows the target, database and connection state, never the
     password (upstream: Python's default repr).
+
+    Where bulk mode differs from pyredis 1.0: a ``bulk_stop()`` that cannot
+    return every reply of the batch (a flush failed, its own or an automatic
+    one) raises ``PyRedisBulkError`` chained to the failure, with the replies
+    read before it in ``.replies``, and leaves bulk mode (upstream raised the
+    connection error and stayed in bulk mode).
     """
 
     _cluster = False
@@ -82,14 +88,17 @@ class Client(
         """Flush and leave bulk mode.
 
         Returns every reply since bulk_start in command order (error replies as
-        exception instances), or None when keep_results was False.
+        exception instances), or None when keep_results was False.  If a flush
+        failed (this one, or an automatic one earlier), raises PyRedisBulkError
+        chained to that failure, with the replies read before it in
+        ``.replies``.  Either way the client leaves bulk mode (details:
+        client.bulk.BulkBookkeeping).
         """
-        self._bulk_check()
-        self._bulk_flush()
+        return self._bulk_stop()
+
+    def _bulk_leave(self):
         self._buffer = None  # also breaks the buffer -> bound method -> client cycle
-        results = self._bulk_take_results()
         self._bind_fast_path()
-        return results
 
     def _bulk_on_full(self):
         """Called by the buffer: a whole batch (flush) or too many bytes (write only)."""
@@ -102,7 +111,11 @@ class Client(
         """Send what is buffered (one sendall); replies stay pending."""
         data = self._buffer.take()
         if data:
-            self._conn._send(data)
+            try:
+                self._conn._send(data)
+            except BaseException as exc:
+                self._bulk_failed(exc)
+                raise
 
     def _bulk_flush(self):
         """Write what is buffered and read every pending reply (one read loop)."""
@@ -114,8 +127,9 @@ class Client(
             if pending:
                 results = self._bulk_results
                 self._conn.read_replies(pending, _DISCARD if results is None else results)
-        except BaseException:
+        except BaseException as exc:
             # The connection is closed by now: nothing buffered can be sent.
+            # The replies read before the failure stay in the results.
             buffer.take()
+            self._bulk_failed(exc)
             raise
-

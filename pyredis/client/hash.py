@@ -152,11 +152,18 @@ class BucketRouting(BulkBookkeeping):
 
 
 def in_command_order(order, replies):
-    """Bulk mode: ``replies[i]`` holds connection i's replies in the order sent;
-    ``order`` the connection index of each command.  Returns the replies in
-    command order."""
-    nexts = [None if r is None else iter(r).__next__ for r in replies]
-    return [nexts[index]() for index in order]
+    """Bulk mode: ``replies[i]`` holds connection i's replies in the order sent
+    (None: none read); ``order`` the connection index of each command.
+    Returns the replies in command order; after a failed read, those of the
+    commands before the first one whose reply is missing."""
+    nexts = [iter(r or ()).__next__ for r in replies]
+    out = []
+    try:
+        for index in order:
+            out.append(nexts[index]())
+    except StopIteration:
+        pass
+    return out
 
 
 class HashClient(
@@ -201,8 +208,11 @@ class HashClient(
       with one ``sendall`` per flush (upstream: one per command), then reads
       the replies bucket by bucket; results still come in command order.  A
       failure during a flush closes the client (the unread replies of the
-      other buckets would be out of step); that batch's replies are lost and
-      the client stays in bulk mode until ``bulk_stop()``.
+      other buckets would be out of step).  A ``bulk_stop()`` that cannot
+      return every reply of the batch (a flush failed, its own or an
+      automatic one) raises ``PyRedisBulkError`` chained to the failure,
+      with the replies read before it in ``.replies``, and leaves bulk mode
+      (upstream raised the connection error and stayed in bulk mode).
     * An empty bucket list raises ``PyRedisError`` at construction.  The
       connection settings and the bucket ports are checked there too
       (ValueError / TypeError, see pyredis/connection/settings.py), not when
@@ -263,12 +273,17 @@ class HashClient(
         """Flush and leave bulk mode.
 
         Returns every reply since bulk_start in command order (error replies as
-        exception instances), or None when keep_results was False.
+        exception instances), or None when keep_results was False.  If a flush
+        failed (this one, or an automatic one earlier), raises PyRedisBulkError
+        chained to that failure, with the replies read before it in
+        ``.replies`` (those of the commands before the first one whose reply
+        was lost, whatever its bucket).  Either way the client leaves bulk
+        mode (details: client.bulk.BulkBookkeeping).
         """
-        self._bulk_check()
-        self._bulk_flush()
+        return self._bulk_stop()
+
+    def _bulk_leave(self):
         self._order = self._buffers = None  # also breaks buffer -> callback -> client cycles
-        return self._bulk_take_results()
 
     def _bulk_buffer(self, index):
         """The command buffer of bucket connection ``index``, made on first use."""
@@ -285,8 +300,9 @@ class HashClient(
         if data:
             try:
                 self._conns[index]._send(data)
-            except BaseException:
+            except BaseException as exc:
                 self.close()
+                self._bulk_failed(exc)
                 raise
 
     def _bulk_flush(self):
@@ -307,23 +323,22 @@ class HashClient(
                     pending = buffers[index].pending
                     buffers[index].pending = 0
                     self._conns[index].read_replies(pending, _DISCARD)
-            elif len(used) == 1:  # straight into the results
+            elif len(used) == 1:  # straight into the results (in command order)
                 buffers[used[0]].pending = 0
-                start = len(results)
-                try:
-                    self._conns[used[0]].read_replies(len(order), results)
-                except BaseException:
-                    del results[start:]
-                    raise
+                self._conns[used[0]].read_replies(len(order), results)
             else:
                 replies = [None] * len(buffers)
-                for index in used:
-                    pending = buffers[index].pending
-                    buffers[index].pending = 0
-                    replies[index] = self._conns[index].read_replies(pending)
-                results.extend(in_command_order(order, replies))
-        except BaseException:
+                try:
+                    for index in used:
+                        pending = buffers[index].pending
+                        buffers[index].pending = 0
+                        replies[index] = []
+                        self._conns[index].read_replies(pending, replies[index])
+                finally:  # after a failure too: the replies read before it
+                    results.extend(in_command_order(order, replies))
+        except BaseException as exc:
             # Replies of this batch may be left unread on any bucket: none of
             # the connections is in step any more.
             self.close()
+            self._bulk_failed(exc)
             raise

@@ -7,7 +7,7 @@ from pyredis.protocol import Reader, writer
 
 __all__ = ["Connection", "AsyncConnection", "socket", "writer", "Reader"]
 
-# The asyncio classes are imported on first use (see pyredis._lazy).
+# The asyncio classes and modules are imported on first use (see pyredis._lazy).
 __getattr__ = lazy_getattr(globals(), {
     "AsyncConnection": "pyredis.connection.async_connection",
-})
+}, submodules=("async_connection",))

@@ -153,7 +153,7 @@ cdef class CommandProtocol:
     def prepare(self, loop, encoding):
         """Before connecting: the event loop and a fresh Reader."""
         if encoding:
-            reader = Reader(encoding=encoding, notEnoughData=_NOT_ENOUGH)
+            reader = Reader(encoding=encoding, notEnoughData=_NOT_ENOUGH, raw_fallback=True)
         else:
             reader = Reader(notEnoughData=_NOT_ENOUGH)
         self.loop = loop

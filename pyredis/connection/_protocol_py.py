@@ -136,7 +136,7 @@ class CommandProtocol:
     def prepare(self, loop, encoding):
         """Before connecting: the event loop and a fresh Reader."""
         if encoding:
-            reader = Reader(encoding=encoding, notEnoughData=NOT_ENOUGH)
+            reader = Reader(encoding=encoding, notEnoughData=NOT_ENOUGH, raw_fallback=True)
         else:
             reader = Reader(notEnoughData=NOT_ENOUGH)
         self.loop = loop

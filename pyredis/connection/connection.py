@@ -113,7 +113,7 @@ class Connection(ConnectionSettings):
             raise gone()
         # Everything that can fail on bad settings (an unknown encoding, an
         # unpackable password) fails before a socket exists.
-        reader = Reader(encoding=self._encoding) if self._encoding else Reader()
+        reader = Reader(encoding=self._encoding, raw_fallback=True) if self._encoding else Reader()
         handshake = self._handshake_commands()
         handshake_data = b"".join([pack_args(cmd) for cmd in handshake])
         sock = self._open_socket()

@@ -17,11 +17,14 @@ from pyredis.pool.pool import Pool
 from pyredis.pool.sentinel import SentinelPool
 from pyredis.pool.sentinel_hash import SentinelHashPool
 
-__all__ = ["BasePool", "Pool", "ClusterPool", "HashPool", "SentinelPool", "SentinelHashPool",
-           "AsyncBasePool", "AsyncPool", "AsyncClusterPool", "AsyncHashPool", "AsyncSentinelPool",
-           "AsyncSentinelHashPool"]
+# As upstream's: the pools, ``shuffle``, and the clients and maps they use.
+__all__ = ["BasePool", "AsyncBasePool", "Pool", "AsyncPool", "ClusterPool", "AsyncClusterPool",
+           "HashPool", "AsyncHashPool", "SentinelPool", "AsyncSentinelPool", "SentinelHashPool",
+           "AsyncSentinelHashPool", "shuffle", "Client", "AsyncClient", "ClusterClient",
+           "AsyncClusterClient", "HashClient", "AsyncHashClient", "SentinelClient",
+           "AsyncSentinelClient", "ClusterMap", "AsyncClusterMap"]
 
-# The asyncio classes are imported on first use (see pyredis._lazy).
+# The asyncio classes and modules are imported on first use (see pyredis._lazy).
 __getattr__ = lazy_getattr(globals(), {
     "AsyncBasePool": "pyredis.pool.async_base",
     "AsyncPool": "pyredis.pool.async_pool",
@@ -35,4 +38,5 @@ __getattr__ = lazy_getattr(globals(), {
     "AsyncPubSubClient": "pyredis.client.async_pubsub",
     "AsyncSentinelClient": "pyredis.client.async_sentinel",
     "AsyncClusterMap": "pyredis.async_helper",
-})
+}, submodules=("async_base", "async_pool", "async_cluster", "async_hash", "async_sentinel",
+               "async_sentinel_hash"))

@@ -18,6 +18,13 @@ this file follows it line for line with two differences:
 
 ``acquire``/``release``/``execute`` are C methods; the fast paths touch only C
 fields, a list and a set.
+
+Between taking the lock and the ``try`` whose ``finally`` releases it there is
+no Python code, so no exception can come between (a signal handler's
+KeyboardInterrupt is raised only while Python code runs).  A caller's lock is
+taken by calling its ``acquire()``; when that raises (an interrupted wait) the
+lock is not held and nothing releases it: no region that releases the lock on
+its way out ever releases it and takes it again inside.
 """
 cimport cython
 
@@ -85,6 +92,10 @@ def _forget_parent_clients():
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_forget_parent_clients)
+
+
+cdef object _exhausted(Py_ssize_t size):
+    return PyRedisError("Max connections %d exhausted" % size)
 
 
 cdef Py_ssize_t _check_pool_size(object value) except -1:
@@ -302,6 +313,7 @@ cdef class PoolCore:
                 raise
             self._unlock()
             return conn
+        self._unlock()
         return self._acquire_slow(timeout)
 
     @cython.final
@@ -328,45 +340,57 @@ cdef class PoolCore:
     # -- slow paths ---------------------------------------------------------------
     @cython.final
     cdef object _acquire_slow(self, object timeout):
-        """Entered with the lock held (from _acquire); leaves with it released."""
-        cdef double deadline = -1.0, wait, remaining
+        """acquire() when no idle client can be taken at once: close stale
+        clients, reserve a slot for a new client, or wait.  Each round decides
+        under the lock and does its slow part (closing, waiting) outside it."""
+        cdef double deadline = -1.0, wait, remaining = 0.0
         cdef list stale
+        cdef object waiter = None  # our place in _waiters; once woken, kept until used
         try:
             while True:
-                if self._closed:
-                    raise PyRedisError("Pool is closed")
-                if self._max_idle_time >= 0:
-                    stale = self._take_stale()
-                    if stale:  # closed outside the lock, then look again
-                        self._unlock()
-                        try:
-                            self._discard(stale)
-                        finally:
-                            self._lock()
-                        continue
-                if self._nidle:
-                    conn = self._idle_pop()
-                    self._used.add(conn)
-                    return conn
-                if self._open < self._pool_size:
-                    self._open += 1  # reserve the slot; connect outside the lock
-                    break
-                if deadline < 0:
-                    if timeout is not None:
-                        wait = timeout
-                    elif self._pool_timeout >= 0:
-                        wait = self._pool_timeout
-                    else:
-                        wait = 0.0
-                    if not wait > 0:  # also nan
-                        raise PyRedisError("Max connections %d exhausted" % self._pool_size)
-                    deadline = pyredis_monotonic() + min(wait, _TIMEOUT_MAX)
-                remaining = deadline - pyredis_monotonic()
-                if remaining <= 0:
-                    raise PyRedisError("Max connections %d exhausted" % self._pool_size)
-                self._wait(remaining)
-        finally:
-            self._unlock()
+                stale = None
+                self._lock()
+                try:
+                    if waiter is not None and self._unqueue(waiter):
+                        waiter = None  # it timed out: no wake-up to pass on
+                    if self._closed:
+                        raise PyRedisError("Pool is closed")
+                    if self._max_idle_time >= 0:
+                        stale = self._take_stale()
+                    if not stale:
+                        if self._nidle:
+                            conn = self._idle_pop()
+                            self._used.add(conn)
+                            return conn
+                        if self._open < self._pool_size:
+                            self._open += 1  # reserve the slot; connect outside the lock
+                            break
+                        if deadline < 0:
+                            if timeout is not None:
+                                wait = timeout
+                            elif self._pool_timeout >= 0:
+                                wait = self._pool_timeout
+                            else:
+                                wait = 0.0
+                            if not wait > 0:  # also nan
+                                raise _exhausted(self._pool_size)
+                            deadline = pyredis_monotonic() + min(wait, _TIMEOUT_MAX)
+                        remaining = deadline - pyredis_monotonic()
+                        if remaining <= 0:
+                            raise _exhausted(self._pool_size)
+                        waiter = allocate_lock()
+                        waiter.acquire()
+                        self._waiters.append(waiter)
+                finally:
+                    self._unlock()
+                if stale:
+                    self._discard(stale)  # then look again
+                else:
+                    waiter.acquire(True, remaining)  # until woken or timed out
+        except BaseException:
+            if waiter is not None:
+                self._leave(waiter)
+            raise
         return self._connect_reserved()
 
     @cython.final
@@ -381,26 +405,8 @@ cdef class PoolCore:
         return self._idle_take(count)
 
     @cython.final
-    cdef int _wait(self, double remaining) except -1:
-        """Park until woken or ``remaining`` seconds pass (lock held on entry and exit)."""
-        waiter = allocate_lock()
-        waiter.acquire()
-        self._waiters.append(waiter)
-        self._unlock()
-        try:
-            waiter.acquire(True, remaining)
-        except BaseException:  # e.g. KeyboardInterrupt: do not swallow a wake-up
-            self._lock()
-            if not self._unqueue(waiter):
-                self._wake(1)
-            raise
-        self._lock()
-        self._unqueue(waiter)
-        return 0
-
-    @cython.final
     cdef bint _unqueue(self, object waiter) except -1:
-        """Remove a waiter that timed out; False if it was woken meanwhile."""
+        """Remove a waiter that timed out (lock held); False if it was woken meanwhile."""
         try:
             self._waiters.remove(waiter)
         except ValueError:
@@ -408,21 +414,37 @@ cdef class PoolCore:
         return True
 
     @cython.final
+    cdef int _leave(self, object waiter) except -1:
+        """An acquirer gives up (error, timeout, interrupt) with ``waiter``
+        queued or woken: a wake-up it got, for a client or a slot it will not
+        take, goes to the next waiter."""
+        self._lock()
+        try:
+            if not self._unqueue(waiter):
+                self._wake(1)
+        finally:
+            self._unlock()
+        return 0
+
+    @cython.final
     cdef object _connect_reserved(self):
+        """Make the client of a slot acquire reserved (lock NOT held)."""
+        cdef bint closed
         try:
             conn = self._connect()
         except BaseException:
             self._give_back_slots(1)
             raise
         self._lock()
-        if self._closed:
-            self._unlock()
-            self._discard([conn])
-            raise PyRedisError("Pool is closed")
         try:
-            self._used.add(conn)
+            closed = self._closed
+            if not closed:
+                self._used.add(conn)
         finally:
             self._unlock()
+        if closed:
+            self._discard([conn])
+            raise PyRedisError("Pool is closed")
         return conn
 
     @cython.final

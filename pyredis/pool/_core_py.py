@@ -22,7 +22,17 @@ State, all guarded by the lock:
 Slow work (``_connect()``, ``client.close()``) always runs outside the lock; the
 slots it concerns stay counted in ``_open`` meanwhile.  Threads waiting for a
 client (``acquire(timeout)`` / ``pool_timeout``) each park on a private lock
-queued in ``_waiters``; whoever frees a slot or a client wakes the oldest.
+queued in ``_waiters``; whoever frees a slot or a client wakes the oldest.  A
+woken thread that leaves without using its wake-up (an error, an interrupt)
+passes it on to the next waiter.
+
+The lock is only ever taken by ``with`` statements, never released and taken
+again inside one: an exception raised asynchronously (KeyboardInterrupt from a
+signal handler) can land between any two bytecodes, and ``with`` on a native
+lock leaves no bytecode between taking it and the code that releases it.  A
+caller's lock of another type is driven through its own ``acquire()`` and
+``release()`` by a small adapter (``_ExplicitLock``); only there, inside the
+adapter, can such an exception still come between the two.
 
 After ``os.fork()`` the child's pools forget every client of the parent
 without closing anything (the parent still uses those sockets) and get a new
@@ -41,6 +51,9 @@ from pyredis.exceptions import PyRedisError
 __all__ = ["PoolCore"]
 
 _TIMEOUT_MAX = threading.TIMEOUT_MAX
+
+# Locks whose ``with`` runs no bytecode between acquiring and the guarded block.
+_NATIVE_LOCKS = (type(threading.Lock()), type(threading.RLock()))
 
 # Every live pool core of this twin, for the fork handler (weak: no leak).
 _POOLS = weakref.WeakSet()
@@ -66,6 +79,10 @@ def _reset_for_failover(pool):
     pool._retired.update(pool._used)
     pool._used.clear()
     return to_close
+
+
+def _exhausted(size):
+    return PyRedisError("Max connections %d exhausted" % size)
 
 
 def _check_pool_size(value):
@@ -125,6 +142,31 @@ class PoolState:
         raise NotImplementedError("pool subclasses implement _connect()")
 
 
+class _ExplicitLock:
+    """A caller's lock object in ``with`` statements, through its own
+    ``acquire()``/``release()`` (any object with those two methods works)."""
+
+    __slots__ = ("_lock",)
+
+    def __init__(self, lock):
+        self._lock = lock
+
+    def __enter__(self):
+        self._lock.acquire()
+
+    def __exit__(self, *exc_info):
+        self._lock.release()
+
+
+def _guard(lock):
+    """The pool's lock, ready for ``with``: its own, or the caller's ``lock``."""
+    if lock is None:
+        return threading.Lock()
+    if type(lock) in _NATIVE_LOCKS:
+        return lock
+    return _ExplicitLock(lock)
+
+
 class PoolCore(PoolState):
     """Thread-safe, fork-safe set of reusable clients (see the module docstring).
 
@@ -142,7 +184,7 @@ class PoolCore(PoolState):
         self._pool_timeout = _check_seconds("pool_timeout", pool_timeout)
         self._max_idle_time = _check_seconds("max_idle_time", max_idle_time)
         self._user_lock = lock
-        self._lock = threading.Lock() if lock is None else lock
+        self._lock = _guard(lock)
         self._reset_state()
         self._closed = False
         _POOLS.add(self)
@@ -162,10 +204,8 @@ class PoolCore(PoolState):
     @pool_size.setter
     def pool_size(self, value):
         size = _check_pool_size(value)
-        lock = self._lock
         surplus = []
-        lock.acquire()
-        try:
+        with self._lock:
             self._pool_size = size
             free = self._free
             while free and self._open - len(surplus) > size:
@@ -173,8 +213,6 @@ class PoolCore(PoolState):
                 if self._since:
                     self._since.pop(0)
             self._wake(len(self._waiters))  # a bigger pool may have room for them
-        finally:
-            lock.release()
         self._discard(surplus)  # in-use surplus is trimmed on release
 
     # -- hot path ------------------------------------------------------------
@@ -182,22 +220,18 @@ class PoolCore(PoolState):
         """Lease a client: an idle one if any, else a new one while the pool has
         room, else wait up to ``timeout`` (default ``pool_timeout``) seconds for
         one to be released; then ``PyRedisError("Max connections <n> exhausted")``."""
-        lock = self._lock
-        lock.acquire()
-        free = self._free
-        if free and self._max_idle_time is None:
-            conn = free.pop()
-            self._used.add(conn)
-            lock.release()
-            return conn
+        with self._lock:
+            free = self._free
+            if free and self._max_idle_time is None:
+                conn = free.pop()
+                self._used.add(conn)
+                return conn
         return self._acquire_slow(timeout)
 
     def release(self, conn):
         """Give a client back; a closed one is dropped, an unknown one closed."""
         closed = conn.closed  # outside the lock: it may be a property doing work
-        lock = self._lock
-        lock.acquire()
-        try:
+        with self._lock:
             used = self._used
             if not closed and self._open <= self._pool_size and not self._closed and conn in used:
                 used.remove(conn)
@@ -208,8 +242,6 @@ class PoolCore(PoolState):
                     self._waiters.popleft().release()
                 return
             to_close = self._release_locked(conn, closed)
-        finally:
-            lock.release()
         if to_close is None:
             conn.close()  # not ours: close it, nothing else
         else:
@@ -225,43 +257,51 @@ class PoolCore(PoolState):
 
     # -- slow paths ---------------------------------------------------------------
     def _acquire_slow(self, timeout):
-        """Entered with the lock held (from acquire); leaves with it released."""
-        lock = self._lock
+        """acquire() when no idle client can be taken at once: close stale
+        clients, reserve a slot for a new client, or wait.  Each round decides
+        under the lock and does its slow part (closing, waiting) outside it."""
         deadline = None
+        waiter = None  # our place in _waiters; once woken, kept until the wake-up is used
         try:
             while True:
-                if self._closed:
-                    raise PyRedisError("Pool is closed")
-                if self._max_idle_time is not None:
-                    stale = self._take_stale()
-                    if stale:  # closed outside the lock, then look again
-                        lock.release()
-                        try:
-                            self._discard(stale)
-                        finally:
-                            lock.acquire()
-                        continue
-                free = self._free
-                if free:
-                    conn = free.pop()
-                    if self._since:
-                        self._since.pop()
-                    self._used.add(conn)
-                    return conn
-                if self._open < self._pool_size:
-                    self._open += 1  # reserve the slot; connect outside the lock
-                    break
-                if deadline is None:
-                    wait = self._pool_timeout if timeout is None else timeout
-                    if wait is None or not wait > 0:  # also nan
-                        raise PyRedisError("Max connections %d exhausted" % self._pool_size)
-                    deadline = monotonic() + min(wait, _TIMEOUT_MAX)
-                remaining = deadline - monotonic()
-                if remaining <= 0:
-                    raise PyRedisError("Max connections %d exhausted" % self._pool_size)
-                self._wait(remaining)
-        finally:
-            lock.release()
+                stale = None
+                with self._lock:
+                    if waiter is not None and self._unqueue(waiter):
+                        waiter = None  # it timed out: no wake-up to pass on
+                    if self._closed:
+                        raise PyRedisError("Pool is closed")
+                    if self._max_idle_time is not None:
+                        stale = self._take_stale()
+                    if not stale:
+                        free = self._free
+                        if free:
+                            conn = free.pop()
+                            if self._since:
+                                self._since.pop()
+                            self._used.add(conn)
+                            return conn
+                        if self._open < self._pool_size:
+                            self._open += 1  # reserve the slot; connect outside the lock
+                            break
+                        if deadline is None:
+                            wait = self._pool_timeout if timeout is None else timeout
+                            if wait is None or not wait > 0:  # also nan
+                                raise _exhausted(self._pool_size)
+                            deadline = monotonic() + min(wait, _TIMEOUT_MAX)
+                        remaining = deadline - monotonic()
+                        if remaining <= 0:
+                            raise _exhausted(self._pool_size)
+                        waiter = allocate_lock()
+                        waiter.acquire()
+                        self._waiters.append(waiter)
+                if stale:
+                    self._discard(stale)  # then look again
+                else:
+                    waiter.acquire(True, remaining)  # until woken or timed out
+        except BaseException:
+            if waiter is not None:
+                self._leave(waiter)
+            raise
         return self._connect_reserved()
 
     def _take_stale(self):
@@ -282,57 +322,42 @@ class PoolCore(PoolState):
         del since[:count]
         return stale
 
-    def _wait(self, remaining):
-        """Park until woken or ``remaining`` seconds pass (lock held on entry and exit)."""
-        waiter = allocate_lock()
-        waiter.acquire()
-        self._waiters.append(waiter)
-        lock = self._lock
-        lock.release()
-        try:
-            waiter.acquire(True, remaining)
-        except BaseException:  # e.g. KeyboardInterrupt: do not swallow a wake-up
-            lock.acquire()
-            if not self._unqueue(waiter):
-                self._wake(1)
-            raise
-        lock.acquire()
-        self._unqueue(waiter)
-
     def _unqueue(self, waiter):
-        """Remove a waiter that timed out; False if it was woken meanwhile."""
+        """Remove a waiter that timed out (lock held); False if it was woken meanwhile."""
         try:
             self._waiters.remove(waiter)
         except ValueError:
             return False
         return True
 
+    def _leave(self, waiter):
+        """An acquirer gives up (error, timeout, interrupt) with ``waiter``
+        queued or woken: a wake-up it got, for a client or a slot it will not
+        take, goes to the next waiter."""
+        with self._lock:
+            if not self._unqueue(waiter):
+                self._wake(1)
+
     def _connect_reserved(self):
+        """Make the client of a slot acquire reserved (lock NOT held)."""
         try:
             conn = self._connect()
         except BaseException:
             self._give_back_slots(1)
             raise
-        lock = self._lock
-        lock.acquire()
-        if self._closed:
-            lock.release()
-            self._discard([conn])
-            raise PyRedisError("Pool is closed")
-        self._used.add(conn)
-        lock.release()
-        return conn
+        with self._lock:
+            if not self._closed:
+                self._used.add(conn)
+                return conn
+        self._discard([conn])
+        raise PyRedisError("Pool is closed")
 
     def _drop(self, conn):
         """Take a leased client out of the pool and close it, freeing its slot:
         the release of an open client the pool cannot keep (no close_on_err
         reset, which is for clients a failure closed)."""
-        lock = self._lock
-        lock.acquire()
-        try:
+        with self._lock:
             to_close = self._release_locked(conn, False)
-        finally:
-            lock.release()
         if to_close is None:
             conn.close()
         else:
@@ -365,11 +390,9 @@ class PoolCore(PoolState):
             count -= 1
 
     def _give_back_slots(self, count):
-        lock = self._lock
-        lock.acquire()
-        self._open -= count
-        self._wake(count)
-        lock.release()
+        with self._lock:
+            self._open -= count
+            self._wake(count)
 
     def _discard(self, clients):
         """Close clients taken out of the pool (lock NOT held), then free their slots.
@@ -394,14 +417,12 @@ class PoolCore(PoolState):
     def close(self):
         """Close the idle clients and refuse new leases.  Clients in use are
         closed when they are released.  Idempotent."""
-        lock = self._lock
-        lock.acquire()
-        self._closed = True
-        idle = self._free[:]
-        del self._free[:]
-        del self._since[:]
-        self._wake(len(self._waiters))  # they raise "Pool is closed"
-        lock.release()
+        with self._lock:
+            self._closed = True
+            idle = self._free[:]
+            del self._free[:]
+            del self._since[:]
+            self._wake(len(self._waiters))  # they raise "Pool is closed"
         self._discard(idle)
 
     def lease(self, timeout=None):

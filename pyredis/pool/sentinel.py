@@ -28,7 +28,7 @@ from pyredis import commands
 from pyredis._describe import endpoints
 from pyredis.client.client import Client
 from pyredis.client.sentinel import CONNECTION_FAILURES, SentinelClient
-from pyredis.exceptions import PyRedisConnError, PyRedisError, ReplyError
+from pyredis.exceptions import PyRedisBulkError, PyRedisConnError, PyRedisError, ReplyError
 from pyredis.pool.base import BasePool
 
 __all__ = ["SentinelPool", "SentinelPoolSettings", "AddressMemory", "master_address",
@@ -333,6 +333,7 @@ class _NodeClient(Client):
     def bulk_stop(self):
         try:
             return Client.bulk_stop(self)
-        except CONNECTION_FAILURES:
-            self._locator.forget(self._address)
+        except PyRedisBulkError as exc:
+            if isinstance(exc.__cause__, CONNECTION_FAILURES):
+                self._locator.forget(self._address)
             raise

@@ -17,7 +17,7 @@ from pyredis import commands
 from pyredis._describe import endpoints
 from pyredis.client.hash import HashClient
 from pyredis.client.sentinel import CONNECTION_FAILURES, SentinelClient
-from pyredis.exceptions import PyRedisConnError, PyRedisError, ReplyError
+from pyredis.exceptions import PyRedisBulkError, PyRedisConnError, PyRedisError, ReplyError
 from pyredis.pool import sentinel as _sentinel
 from pyredis.pool.base import BasePool
 
@@ -222,6 +222,7 @@ class _BucketsClient(BucketSources, HashClient):
     def bulk_stop(self):
         try:
             return HashClient.bulk_stop(self)
-        except CONNECTION_FAILURES:
-            self._forget_all()
+        except PyRedisBulkError as exc:
+            if isinstance(exc.__cause__, CONNECTION_FAILURES):
+                self._forget_all()
             raise

@@ -11,8 +11,17 @@ Layout, chosen for speed:
   moved when the move costs no more than the bytes already consumed (or the
   buffer is empty), so feeding and parsing stay linear however the input is
   cut - one 5 MiB feed included.
+* The buffer never moves or shrinks while ``gets()`` runs. The parser keeps
+  raw pointers into it across calls into Python (codec error handlers, the
+  ``replyError`` / ``protocolError`` factories, a key's ``__hash__``, and any
+  allocation, which may run the garbage collector and so finalizers and
+  ``gc.callbacks``); such code may call ``feed()``. ``feed()`` during a parse
+  copies its bytes aside (``_held``), and the parser moves them into the
+  buffer only where it holds no pointer: when it runs out of input, and when
+  ``gets()`` returns. That costs one test per ``feed()`` and nothing per
+  reply, unlike re-deriving every pointer after every call into Python.
 * Pending aggregates live on an explicit C stack of ``Frame`` structs: no
-  recursion, any depth. A list whose elements may already be buffered is
+  recursion; ``max_depth`` bounds it. A list whose elements may already be buffered is
   allocated at its final size; otherwise it grows as elements arrive, so a
   hostile ``*2000000000`` costs nothing until the data is there.
 * Values are built straight from the buffer (``PyBytes_FromStringAndSize``,
@@ -41,8 +50,7 @@ cdef extern from "Python.h":
     # Borrowed-pointer forms: no reference-count traffic in the element loop.
     void _list_set_item "PyList_SET_ITEM"(PyObject* lst, Py_ssize_t i, PyObject* item)
     int _list_append "PyList_Append"(PyObject* lst, PyObject* item) except -1
-    int _dict_set_item "PyDict_SetItem"(PyObject* d, PyObject* key, PyObject* value)
-    void PyErr_Clear()
+    int _dict_store "PyDict_SetItem"(PyObject* d, PyObject* key, PyObject* value) except -1
     double PyOS_string_to_double(const char* s, char** endptr, PyObject* overflow_exception) except? -1.0
 
 __all__ = ["Reader"]
@@ -52,6 +60,7 @@ cdef Py_ssize_t MAX_LENGTH_DIGITS = _types.MAX_LENGTH_DIGITS
 cdef Py_ssize_t MAX_LENGTH_LINE = _types.MAX_LENGTH_LINE
 cdef Py_ssize_t EXCERPT_LEN = _types.EXCERPT_LEN
 cdef Py_ssize_t MIN_CAPACITY = 4096
+cdef dict _LINE_NAMES = _types.LINE_NAMES
 
 cdef enum Kind:
     K_ARRAY = 0
@@ -63,7 +72,7 @@ cdef enum Kind:
 ctypedef struct Frame:
     PyObject* container   # list, PushNotification or dict (owned); NULL for an attribute
     PyObject* key         # map: the key waiting for its value (owned), else NULL
-    PyObject* bad_key     # map: type name of its first unhashable key (owned), else NULL
+    PyObject* key_error   # map: the exception its first bad key raised (owned), else NULL
     Py_ssize_t size       # elements expected (2 per map entry)
     Py_ssize_t filled
     Kind kind
@@ -71,8 +80,6 @@ ctypedef struct Frame:
 
 cdef object _INCOMPLETE = object()   # _parse(): no complete reply yet
 cdef object _SKIP = object()         # a finished attribute: nothing to deliver
-cdef object _ZERO = 0                # feed() defaults (small ints are singletons)
-cdef object _MINUS_ONE = -1
 
 cdef dict _LENGTH_NAMES = {
     ord("$"): "bulk string", ord("="): "verbatim string", ord("!"): "blob error",
@@ -86,6 +93,10 @@ cdef inline bint _is_known_type(char t) noexcept nogil:
 
 cdef inline bint _is_length_type(char t) noexcept nogil:
     return t in b"$=!*%~>|" and t != 0
+
+
+cdef inline bint _is_line_type(char t) noexcept nogil:
+    return t in b"+-:_#,(" and t != 0
 
 
 cdef inline bint _all_digits(const char* p, Py_ssize_t n) noexcept nogil:
@@ -166,13 +177,30 @@ cdef object _check_factory(str name, object value):
     return value
 
 
+def _init_signature():
+    """The constructor's parameters, as the pure twin's ``__init__`` has them."""
+    import inspect
+    P = inspect.Parameter
+    plain = [("encoding", None), ("protocolError", ProtocolError), ("replyError", ReplyError),
+             ("errors", None), ("notEnoughData", False)]
+    keyword = [("max_depth", _types.DEFAULT_MAX_DEPTH),
+               ("max_line_length", _types.DEFAULT_MAX_LINE_LENGTH), ("raw_fallback", False)]
+    return inspect.Signature(
+        [P(name, P.POSITIONAL_OR_KEYWORD, default=value) for name, value in plain]
+        + [P(name, P.KEYWORD_ONLY, default=value) for name, value in keyword])
+
+
 cdef class Reader:
     """Incremental RESP2/RESP3 parser with ``hiredis.Reader``'s interface.
 
-    ``Reader(protocolError=ProtocolError, replyError=ReplyError, encoding=None,
-    errors=None, notEnoughData=False)``
+    ``Reader(encoding=None, protocolError=ProtocolError, replyError=ReplyError,
+    errors=None, notEnoughData=False, *, max_depth=1024, max_line_length=64 MiB,
+    raw_fallback=False)``: pyredis 1.0's parameter order (``encoding`` first);
+    hiredis' starts with ``protocolError``, so pass those by keyword.
 
-    * ``feed(data, offset=0, length=-1)`` appends bytes; ``gets()`` returns the
+    * ``feed(data, offset=None, length=None)`` appends ``data[offset:][:length]``
+      (hiredis' ``0`` and ``-1`` mean the same; ``length=0`` feeds nothing, where
+      pyredis 1.0's own reader took 0 for "not given"); ``gets()`` returns the
       next complete reply, or ``notEnoughData`` (``False``) while none is
       complete. Partial input stays buffered. Note that RESP3 ``#f`` is also
       ``False``: pass another ``notEnoughData`` to tell them apart.
@@ -183,46 +211,73 @@ cdef class Reader:
     * Replies: ``+`` bytes, ``:`` / ``(`` int, ``$`` / ``=`` bytes (verbatim
       without its ``xxx:`` prefix; ``-1`` length -> ``None``), ``*`` / ``~``
       list (sets stay lists: elements may be unhashable, order is kept),
-      ``%`` dict (later duplicate keys win; an unhashable key is a protocol
-      error), ``>`` :class:`PushNotification`, ``_`` None, ``#`` bool,
+      ``%`` dict (later duplicate keys win), ``>`` :class:`PushNotification`, ``_`` None, ``#`` bool,
       ``,`` float. An attribute (``|``) is parsed and dropped: the value that
       follows it is returned in its place.
     * With ``encoding`` set, simple strings, bulk and verbatim strings are
-      decoded (``gets(False)`` skips that). ``errors=None``: strict decoding,
-      and bytes that do not decode are returned raw. ``errors`` given: that
-      handler applies; if it raises (``"strict"``), the whole reply is still
-      consumed (the stream stays in sync) and the ``UnicodeDecodeError`` is
-      raised in place of that reply. Unknown codec names raise ``LookupError``
-      at construction / ``set_encoding``.
+      decoded (``gets(False)`` skips that) with the ``errors`` handler (None:
+      ``"strict"``, as hiredis). A ``UnicodeDecodeError`` leaves the stream in
+      sync: the whole reply is consumed, then the error is raised in its
+      place - unless ``raw_fallback=True``, which returns the string that does
+      not decode as bytes instead (pyredis 1.0's own reader did that, and
+      pyredis' connections ask for it). Unknown codec names raise
+      ``LookupError`` at construction / ``set_encoding``.
+    * A map key that cannot be hashed (an aggregate): the whole reply is
+      consumed, then the key's ``TypeError`` is raised in its place (hiredis
+      raises the same, but then fails on every later call).
+    * ``setmaxbuf(None)`` restores the default, ``DEFAULT_MAXBUF`` (64 KiB;
+      hiredis' is 16 KiB).
     * Lines end at the first ``\\r``, which must be followed by ``\\n``. Bulk
       lengths above ``MAX_BULK_LEN`` are protocol errors; nothing is allocated
-      for a payload before its bytes arrive. Nesting depth is unlimited (an
-      explicit stack, no recursion).
+      for a payload before its bytes arrive.
+    * Limits (keyword-only; exceeding one is a protocol error): ``max_depth``
+      aggregates nested in one another, empty, null and attribute ones
+      included (1024 is hiredis' limit too; the parser itself keeps an
+      explicit stack, no recursion). ``max_line_length``: bytes between the
+      type byte and the ``\\r\\n`` of a one-line reply (``+ - : _ # , (``),
+      however the line arrives; an unterminated one fails as soon as it is
+      longer, and each fed byte is searched for a line end once.
+    * Python code that runs inside ``gets()`` (the factories, a codec error
+      handler, a finalizer) may call ``feed()``; those bytes are parsed after
+      the ones fed before, by that same ``gets()`` if the reply needs them.
     """
 
     cdef char* _buf
     cdef Py_ssize_t _cap, _rpos, _wpos
     cdef Py_ssize_t _maxbuf
+    cdef Py_ssize_t _max_depth, _max_line
+    cdef Py_ssize_t _scan_at          # an unterminated line holds no '\r' before this
+    cdef readonly Py_ssize_t _scanned  # bytes searched again for a line end (tests: linearity)
     cdef Frame* _stack
     cdef Py_ssize_t _depth, _stack_cap
     cdef Py_ssize_t _reserved        # unfilled slots of preallocated lists
     cdef bint _parsing
+    cdef bytearray _held             # fed while parsing; see the module docstring
     cdef object _failure             # protocol error message once failed, else None
-    cdef object _decode_error        # UnicodeDecodeError to raise after this reply
+    cdef object _deferred            # exception to raise in place of this reply, once consumed
     cdef object _protocol_error, _reply_error, _not_enough
     cdef object _encoding, _errors
     cdef bytes _encoding_c, _errors_c
-    cdef bint _decoding, _utf8
+    cdef bint _decoding, _utf8, _raw_fallback
+
+    # inspect.signature(Reader): a compiled __init__ shows only (*args, **kwargs).
+    __signature__ = _init_signature()
 
     def __cinit__(self, *args, **kwargs):
         # Usable defaults even if a subclass skips Reader.__init__.
         self._maxbuf = _types.DEFAULT_MAXBUF
+        self._max_depth = _types.DEFAULT_MAX_DEPTH
+        self._max_line = _types.DEFAULT_MAX_LINE_LENGTH
         self._protocol_error = ProtocolError
         self._reply_error = ReplyError
         self._not_enough = False
 
-    def __init__(self, protocolError=ProtocolError, replyError=ReplyError, encoding=None,
-                 errors=None, notEnoughData=False):
+    def __init__(self, encoding=None, protocolError=ProtocolError, replyError=ReplyError,
+                 errors=None, notEnoughData=False, *, max_depth=_types.DEFAULT_MAX_DEPTH,
+                 max_line_length=_types.DEFAULT_MAX_LINE_LENGTH, raw_fallback=False):
+        self._raw_fallback = raw_fallback
+        self._max_depth = min(_types.check_limit("max_depth", max_depth), PY_SSIZE_T_MAX)
+        self._max_line = min(_types.check_limit("max_line_length", max_line_length), PY_SSIZE_T_MAX)
         self._protocol_error = _check_factory("protocolError", protocolError)
         self._reply_error = _check_factory("replyError", replyError)
         self._not_enough = notEnoughData
@@ -233,7 +288,7 @@ cdef class Reader:
         for i in range(self._depth):
             Py_XDECREF(self._stack[i].container)
             Py_XDECREF(self._stack[i].key)
-            Py_XDECREF(self._stack[i].bad_key)
+            Py_XDECREF(self._stack[i].key_error)
         PyMem_Free(self._stack)
         PyMem_Free(self._buf)
 
@@ -242,15 +297,19 @@ cdef class Reader:
     def set_encoding(self, encoding=None, errors=None):
         """Decode strings with ``encoding`` (None: return bytes) and ``errors``."""
         _check_codec(encoding, errors)
+        utf8 = encoding is not None and codecs.lookup(encoding).name == "utf-8"
         self._encoding = encoding
         self._errors = errors
         self._decoding = encoding is not None
         self._encoding_c = encoding.encode("ascii", "replace") if encoding is not None else None
         self._errors_c = errors.encode("ascii", "replace") if errors is not None else None
-        self._utf8 = encoding is not None and codecs.lookup(encoding).name == "utf-8"
+        self._utf8 = utf8
 
     def setmaxbuf(self, maxbuf):
-        """An idle buffer larger than ``maxbuf`` bytes is released (0: never)."""
+        """An idle buffer larger than ``maxbuf`` bytes is released (0: never;
+        None: the default, ``DEFAULT_MAXBUF``)."""
+        if maxbuf is None:
+            maxbuf = _types.DEFAULT_MAXBUF
         maxbuf = PyNumber_Index(maxbuf)
         if maxbuf < 0:
             raise ValueError(_types.MSG_MAXBUF % maxbuf)
@@ -261,19 +320,20 @@ cdef class Reader:
 
     def len(self):
         """Bytes fed and not yet consumed by a returned reply."""
-        return self._wpos - self._rpos
+        return self._wpos - self._rpos + (len(self._held) if self._held is not None else 0)
 
     def has_data(self):
-        return self._wpos > self._rpos
+        return self._wpos > self._rpos or self._held is not None
 
     # -- input -----------------------------------------------------------------
 
-    def feed(self, data, offset=0, length=-1):
-        """Append ``data[offset:offset + length]`` (``length=-1``: to the end)."""
+    def feed(self, data, offset=None, length=None):
+        """Append ``data[offset:offset + length]`` (``offset`` None: 0; ``length``
+        None or -1: to the end)."""
         cdef Py_buffer view
         cdef Py_ssize_t start = 0, count = 0
         if PyBytes_CheckExact(data):
-            if offset is _ZERO and length is _MINUS_ONE:
+            if offset is None and length is None:
                 self._append(PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data))
             else:
                 _slice(PyBytes_GET_SIZE(data), offset, length, &start, &count)
@@ -292,16 +352,33 @@ cdef class Reader:
             PyBuffer_Release(&view)
 
     cdef int _append(self, const char* src, Py_ssize_t n) except -1:
+        if n == 0:
+            return 0
+        if self._parsing:  # the buffer must not move under the parser
+            if self._held is None:
+                self._held = bytearray(src[:n])
+            else:
+                self._held += src[:n]
+            return 0
+        return self._store(src, n)
+
+    cdef int _release_held(self) except -1:
+        """Move bytes fed during the parse into the buffer (no pointer into it is live)."""
+        cdef bytearray held = self._held
+        self._held = None
+        self._store(held, len(held))
+        return 0
+
+    cdef int _store(self, const char* src, Py_ssize_t n) except -1:
         cdef Py_ssize_t live = self._wpos - self._rpos
         cdef Py_ssize_t capacity
         cdef char* grown
-        if n == 0:
-            return 0
         if self._wpos + n > self._cap:
             # Compact only when it moves no more bytes than were consumed (amortized
             # linear), and never under a running _parse() (it holds positions).
             if self._rpos and self._rpos >= live and not self._parsing:
                 memmove(self._buf, self._buf + self._rpos, live)
+                self._scan_at = self._scan_at - self._rpos if self._scan_at > self._rpos else 0
                 self._wpos = live
                 self._rpos = 0
             if self._wpos + n > self._cap:
@@ -319,6 +396,7 @@ cdef class Reader:
         """Everything consumed: rewind for free; release a big buffer."""
         self._rpos = 0
         self._wpos = 0
+        self._scan_at = 0
         if self._maxbuf and self._cap > self._maxbuf and not self._parsing:
             PyMem_Free(self._buf)
             self._buf = NULL
@@ -338,20 +416,28 @@ cdef class Reader:
             return self._fail(_types.MSG_LENGTH_RANGE % (name, _excerpt(line, n)))
         return self._fail(_types.MSG_BAD_LENGTH % (name, _excerpt(line, n)))
 
+    cdef object _line_too_long(self, char t):
+        return self._fail(_types.MSG_LINE_TOO_LONG % (_LINE_NAMES[<unsigned char>t], self._max_line))
+
     # -- values ----------------------------------------------------------------
 
     cdef object _text(self, const char* p, Py_ssize_t n):
-        """Decode (encoding set): raw bytes back if that fails, see the class doc."""
+        """Decode (encoding set); on a UnicodeDecodeError see the class doc."""
+        # Local references: the codec may run code that calls set_encoding().
+        cdef bytes errors_c = self._errors_c
+        cdef bytes encoding_c = self._encoding_c
         cdef const char* errors = NULL
-        if self._errors_c is not None:
-            errors = PyBytes_AS_STRING(self._errors_c)
+        if encoding_c is None:  # set_encoding(None) ran during this parse
+            return PyBytes_FromStringAndSize(p, n)
+        if errors_c is not None:
+            errors = PyBytes_AS_STRING(errors_c)
         try:
             if self._utf8:
                 return PyUnicode_DecodeUTF8(p, n, errors)
-            return PyUnicode_Decode(p, n, PyBytes_AS_STRING(self._encoding_c), errors)
+            return PyUnicode_Decode(p, n, PyBytes_AS_STRING(encoding_c), errors)
         except UnicodeDecodeError as exc:
-            if self._errors is not None and self._decode_error is None:
-                self._decode_error = exc  # raised once the whole reply is consumed
+            if not self._raw_fallback and self._deferred is None:
+                self._deferred = exc  # raised once the whole reply is consumed
             return PyBytes_FromStringAndSize(p, n)
 
     cdef object _reply_error_from(self, const char* p, Py_ssize_t n):
@@ -423,7 +509,7 @@ cdef class Reader:
             Py_INCREF(container)
             f.container = <PyObject*>container
         f.key = NULL
-        f.bad_key = NULL
+        f.key_error = NULL
         f.size = size
         f.filled = 0
         f.kind = kind
@@ -441,28 +527,30 @@ cdef class Reader:
         value = <object>f.container
         Py_XDECREF(f.container)
         f.container = NULL
-        if f.bad_key != NULL:
-            name = <object>f.bad_key
-            Py_XDECREF(f.bad_key)
-            f.bad_key = NULL
-            raise self._fail(_types.MSG_UNHASHABLE_KEY % name)
+        if f.key_error != NULL:
+            # Raised in place of the reply, once it is consumed (like the twin,
+            # which builds its dicts when they are complete).
+            if self._deferred is None:
+                self._deferred = <object>f.key_error
+            Py_XDECREF(f.key_error)
+            f.key_error = NULL
         return value
 
     cdef int _map_store(self, Frame* f, object value) except -1:
-        cdef PyObject* key
+        cdef object key
         if not (f.filled & 1):
             Py_INCREF(value)
             f.key = <PyObject*>value
             return 0
-        key = f.key
+        key = <object>f.key
+        Py_XDECREF(f.key)
         f.key = NULL
-        if _dict_set_item(f.container, key, <PyObject*>value) < 0:
-            PyErr_Clear()  # unhashable: reported when the map is complete, like the twin
-            if f.bad_key == NULL:
-                name = type(<object>key).__name__
-                Py_INCREF(name)
-                f.bad_key = <PyObject*>name
-        Py_XDECREF(key)
+        try:
+            _dict_store(f.container, <PyObject*>key, <PyObject*>value)
+        except Exception as exc:  # an unhashable key: see _pop
+            if f.key_error == NULL:
+                Py_INCREF(exc)
+                f.key_error = <PyObject*>exc
         return 0
 
     cdef object _open(self, char t, Py_ssize_t n, Py_ssize_t avail):
@@ -512,13 +600,15 @@ cdef class Reader:
             reply = self._parse(decode)
         finally:
             self._parsing = False
+            if self._held is not None:
+                self._release_held()
         if self._rpos == self._wpos:
             self._idle()
         if reply is _INCOMPLETE:
             return self._not_enough
-        if self._decode_error is not None:
-            exc = self._decode_error
-            self._decode_error = None
+        if self._deferred is not None:
+            exc = self._deferred
+            self._deferred = None
             raise exc
         return reply
 
@@ -531,25 +621,37 @@ cdef class Reader:
         cdef Py_ssize_t n = 0, start, line_len
         cdef long long v = 0
         cdef char* line
+        cdef char* scan
         cdef char* cr
         cdef char t
         cdef Frame* f
         cdef object value
         while True:
-            # User code (replyError, a codec error handler, a key's __hash__, a
-            # finalizer) may have fed more data: reload the buffer address and end.
+            # Out of input: take what Python code fed meanwhile (then reload buf).
             buf = self._buf
             end = self._wpos
             if pos >= end:
+                if self._held is not None:
+                    self._release_held()
+                    continue
                 return _INCOMPLETE
             t = buf[pos]
             line = buf + pos + 1
-            cr = <char*>memchr(line, b'\r', end - pos - 1)
+            # An unterminated line is searched once: from where the last search stopped.
+            scan = buf + self._scan_at if self._scan_at > pos + 1 else line
+            cr = <char*>memchr(scan, b'\r', buf + end - scan)
             if cr == NULL or cr + 1 >= buf + end:
+                self._scanned += buf + end - scan
+                self._scan_at = (cr if cr != NULL else buf + end) - buf
+                if self._held is not None:
+                    self._release_held()
+                    continue
                 if not _is_known_type(t):
                     raise self._fail(_types.MSG_UNKNOWN_TYPE % PyBytes_FromStringAndSize(&t, 1))
                 if cr == NULL and _is_length_type(t) and end - pos - 1 > MAX_LENGTH_LINE:
                     raise self._length_error(t, line, end - pos - 1)
+                if _is_line_type(t) and self._scan_at - pos - 1 > self._max_line:
+                    raise self._line_too_long(t)
                 return _INCOMPLETE
             if cr[1] != b'\n':
                 raise self._fail(_types.MSG_NO_LF % PyBytes_FromStringAndSize(&t, 1))
@@ -567,6 +669,9 @@ cdef class Reader:
                             _LENGTH_NAMES[<unsigned char>t], _excerpt(line, line_len)))
                     start = cr + 2 - buf
                     if start + n + 2 > end:
+                        if self._held is not None:
+                            self._release_held()
+                            continue
                         return _INCOMPLETE
                     if buf[start + n] != b'\r' or buf[start + n + 1] != b'\n':
                         raise self._fail(_types.MSG_NO_CRLF_AFTER_BULK % (
@@ -590,12 +695,16 @@ cdef class Reader:
             elif t == b'*' or t == b'%' or t == b'~' or t == b'>' or t == b'|':
                 if _parse_length(line, line_len, &n) < 0 or (n < 0 and t == b'|'):
                     raise self._length_error(t, line, line_len)
+                if self._depth >= self._max_depth:
+                    raise self._fail(_types.MSG_DEPTH % self._max_depth)
                 pos = cr + 2 - buf
                 value = self._open(t, n, end - pos)
                 if value is _SKIP:
                     self._rpos = pos
                     continue
 
+            elif line_len > self._max_line and _is_line_type(t):
+                raise self._line_too_long(t)
             elif t == b':':
                 if _parse_small_int(line, line_len, &v) == 0:
                     value = PyLong_FromLongLong(v)

@@ -30,7 +30,10 @@ from operator import index as _index
 
 from pyredis.exceptions import ProtocolError, ReplyError
 from pyredis.protocol import _types
-from pyredis.protocol._types import DEFAULT_MAXBUF, EXCERPT_LEN, MAX_BULK_LEN, PushNotification
+from pyredis.protocol._types import (
+    DEFAULT_MAX_DEPTH, DEFAULT_MAX_LINE_LENGTH, DEFAULT_MAXBUF, EXCERPT_LEN, LINE_NAMES, MAX_BULK_LEN,
+    PushNotification, check_limit,
+)
 
 __all__ = ["Reader"]
 
@@ -59,14 +62,13 @@ _BULK_ARRAY_MIN = 8  # shorter arrays go element by element
 _SKIP = object()        # a completed attribute: nothing to deliver
 _INCOMPLETE = object()  # a payload whose bytes have not all arrived
 _BUSY = object()        # Reader._failure while gets() runs (re-entry guard)
-_ZERO = 0               # feed() defaults: identity tests (small ints are singletons)
-_MINUS_ONE = -1
 
 
-def _simple_elements(lines, li, nl, count, append):
+def _simple_elements(lines, li, nl, count, append, longest):
     """Append up to ``count`` simple elements from ``lines[li:]``: ``$`` with a
-    one-line payload, ``:`` and ``+``. Returns the index after the last one.
-    Anything else stops it; the caller then takes the general path."""
+    one-line payload, ``:`` and ``+`` (at most ``longest`` bytes). Returns the
+    index after the last one. Anything else stops it; the caller then takes
+    the general path."""
     while count and li < nl:
         line = lines[li]
         try:
@@ -83,6 +85,8 @@ def _simple_elements(lines, li, nl, count, append):
             append(line)
             li += 2
         elif t == 58:
+            if len(line) > longest:
+                break
             line = line[1:]
             if not line.isdigit():
                 break
@@ -91,7 +95,7 @@ def _simple_elements(lines, li, nl, count, append):
             except ValueError:  # too long: the general path decides
                 break
             li += 1
-        elif t == 43 and _CR not in line:
+        elif t == 43 and _CR not in line and len(line) <= longest:
             append(line[1:])
             li += 1
         else:
@@ -127,10 +131,14 @@ def _check_codec(encoding, errors):
 class Reader:
     """Incremental RESP2/RESP3 parser with ``hiredis.Reader``'s interface.
 
-    ``Reader(protocolError=ProtocolError, replyError=ReplyError, encoding=None,
-    errors=None, notEnoughData=False)``
+    ``Reader(encoding=None, protocolError=ProtocolError, replyError=ReplyError,
+    errors=None, notEnoughData=False, *, max_depth=1024, max_line_length=64 MiB,
+    raw_fallback=False)``: pyredis 1.0's parameter order (``encoding`` first);
+    hiredis' starts with ``protocolError``, so pass those by keyword.
 
-    * ``feed(data, offset=0, length=-1)`` appends bytes; ``gets()`` returns the
+    * ``feed(data, offset=None, length=None)`` appends ``data[offset:][:length]``
+      (hiredis' ``0`` and ``-1`` mean the same; ``length=0`` feeds nothing, where
+      pyredis 1.0's own reader took 0 for "not given"); ``gets()`` returns the
       next complete reply, or ``notEnoughData`` (``False``) while none is
       complete. Partial input stays buffered. Note that RESP3 ``#f`` is also
       ``False``: pass another ``notEnoughData`` to tell them apart.
@@ -141,27 +149,42 @@ class Reader:
     * Replies: ``+`` bytes, ``:`` / ``(`` int, ``$`` / ``=`` bytes (verbatim
       without its ``xxx:`` prefix; ``-1`` length -> ``None``), ``*`` / ``~``
       list (sets stay lists: elements may be unhashable, order is kept),
-      ``%`` dict (later duplicate keys win; an unhashable key is a protocol
-      error), ``>`` :class:`PushNotification`, ``_`` None, ``#`` bool,
+      ``%`` dict (later duplicate keys win), ``>`` :class:`PushNotification`, ``_`` None, ``#`` bool,
       ``,`` float. An attribute (``|``) is parsed and dropped: the value that
       follows it is returned in its place.
     * With ``encoding`` set, simple strings, bulk and verbatim strings are
-      decoded (``gets(False)`` skips that). ``errors=None``: strict decoding,
-      and bytes that do not decode are returned raw. ``errors`` given: that
-      handler applies; if it raises (``"strict"``), the whole reply is still
-      consumed (the stream stays in sync) and the ``UnicodeDecodeError`` is
-      raised in place of that reply. Unknown codec names raise ``LookupError``
-      at construction / ``set_encoding``.
+      decoded (``gets(False)`` skips that) with the ``errors`` handler (None:
+      ``"strict"``, as hiredis). A ``UnicodeDecodeError`` leaves the stream in
+      sync: the whole reply is consumed, then the error is raised in its
+      place - unless ``raw_fallback=True``, which returns the string that does
+      not decode as bytes instead (pyredis 1.0's own reader did that, and
+      pyredis' connections ask for it). Unknown codec names raise
+      ``LookupError`` at construction / ``set_encoding``.
+    * A map key that cannot be hashed (an aggregate): the whole reply is
+      consumed, then the key's ``TypeError`` is raised in its place (hiredis
+      raises the same, but then fails on every later call).
+    * ``setmaxbuf(None)`` restores the default, ``DEFAULT_MAXBUF`` (64 KiB;
+      hiredis' is 16 KiB).
     * Lines end at the first ``\\r``, which must be followed by ``\\n``. Bulk
       lengths above ``MAX_BULK_LEN`` are protocol errors; nothing is allocated
-      for a payload before its bytes arrive. Nesting depth is unlimited (an
-      explicit stack, no recursion).
+      for a payload before its bytes arrive.
+    * Limits (keyword-only; exceeding one is a protocol error): ``max_depth``
+      aggregates nested in one another, empty, null and attribute ones
+      included (1024 is hiredis' limit too; the parser itself keeps an
+      explicit stack, no recursion). ``max_line_length``: bytes between the
+      type byte and the ``\\r\\n`` of a one-line reply (``+ - : _ # , (``),
+      however the line arrives; an unterminated one fails as soon as it is
+      longer, and each fed byte is searched for a line end once.
+    * Python code that runs inside ``gets()`` (the factories, a codec error
+      handler, a finalizer) may call ``feed()``; those bytes are parsed after
+      the ones fed before, by that same ``gets()`` if the reply needs them.
     """
 
     __slots__ = (
         "_lines", "_li", "_nl", "_chunks", "_pending_len", "_need_more", "_left_li", "_left",
-        "_stack", "_failure", "_decode_error", "_protocol_error", "_reply_error", "_not_enough",
-        "_encoding", "_errors", "_decoding", "_maxbuf",
+        "_stack", "_failure", "_deferred", "_protocol_error", "_reply_error", "_not_enough",
+        "_encoding", "_errors", "_decoding", "_raw_fallback", "_maxbuf", "_max_depth", "_longest", "_tail_cr",
+        "_searched", "_scanned",
     )
 
     def __new__(cls, *args, **kwargs):
@@ -171,12 +194,18 @@ class Reader:
         self._reply_error = ReplyError
         self._not_enough = False
         self._encoding = self._errors = None
-        self._decoding = False
+        self._decoding = self._raw_fallback = False
+        self._max_depth = DEFAULT_MAX_DEPTH
+        self._longest = DEFAULT_MAX_LINE_LENGTH + 1  # max_line_length + its type byte
         self._reset()
         return self
 
-    def __init__(self, protocolError=ProtocolError, replyError=ReplyError, encoding=None,
-                 errors=None, notEnoughData=False):
+    def __init__(self, encoding=None, protocolError=ProtocolError, replyError=ReplyError,
+                 errors=None, notEnoughData=False, *, max_depth=DEFAULT_MAX_DEPTH,
+                 max_line_length=DEFAULT_MAX_LINE_LENGTH, raw_fallback=False):
+        self._raw_fallback = bool(raw_fallback)
+        self._max_depth = min(check_limit("max_depth", max_depth), _sys.maxsize)
+        self._longest = min(check_limit("max_line_length", max_line_length), _sys.maxsize) + 1
         self._protocol_error = _check_factory("protocolError", protocolError)
         self._reply_error = _check_factory("replyError", replyError)
         self._not_enough = notEnoughData
@@ -188,14 +217,17 @@ class Reader:
         self._lines = [b""]
         self._li = 0
         self._nl = 0
+        self._tail_cr = -1       # where the tail's first '\r' after its type byte is (-1: none)
         self._chunks = []        # fed, not yet in the window
         self._pending_len = 0
+        self._searched = 0       # _chunks[:_searched] hold no '\r' (an unterminated line)
+        self._scanned = 0        # bytes joined or searched for a line end (tests: linearity)
         self._need_more = 1      # pending bytes needed before parsing can progress
         self._left_li = 0        # len() bookkeeping: _left bytes unconsumed from line _left_li
         self._left = 0
         self._stack = []         # pending aggregates: [items, size, kind]
         self._failure = None     # None, _BUSY (in gets) or the protocol error message
-        self._decode_error = None
+        self._deferred = None    # exception to raise in place of this reply, once consumed
         self._maxbuf = DEFAULT_MAXBUF
 
     # -- configuration -------------------------------------------------------
@@ -208,10 +240,13 @@ class Reader:
         self._decoding = encoding is not None
 
     def setmaxbuf(self, maxbuf):
-        """An idle buffer larger than ``maxbuf`` bytes is released (0: never).
+        """An idle buffer larger than ``maxbuf`` bytes is released (0: never;
+        None: the default, ``DEFAULT_MAXBUF``).
 
         This twin always releases its window once everything is consumed.
         """
+        if maxbuf is None:
+            maxbuf = DEFAULT_MAXBUF
         maxbuf = _index(maxbuf)
         if maxbuf < 0:
             raise ValueError(_types.MSG_MAXBUF % maxbuf)
@@ -237,9 +272,10 @@ class Reader:
 
     # -- input -----------------------------------------------------------------
 
-    def feed(self, data, offset=_ZERO, length=_MINUS_ONE):
-        """Append ``data[offset:offset + length]`` (``length=-1``: to the end)."""
-        if type(data) is bytes and offset is _ZERO and length is _MINUS_ONE:
+    def feed(self, data, offset=None, length=None):
+        """Append ``data[offset:offset + length]`` (``offset`` None: 0; ``length``
+        None or -1: to the end)."""
+        if type(data) is bytes and offset is None and length is None:
             chunk = data  # immutable: kept without a copy
         else:
             try:
@@ -274,10 +310,13 @@ class Reader:
         data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
         chunks.clear()
         self._pending_len = 0
+        self._searched = 0
+        self._scanned += len(data)
         self._need_more = 0
         self._lines = lines = data.split(b"\r\n")
         self._li = 0
         self._nl = len(lines) - 1
+        self._tail_cr = lines[-1].find(b"\r", 1)
         self._left_li = 0
         self._left = len(data)
         return lines
@@ -301,6 +340,16 @@ class Reader:
             return self._fail(_types.MSG_NO_LF % bytes((t,)))
         return self._fail(message)
 
+    def _unknown_type(self, t, line, following, complete):
+        """An unknown type byte. An empty line is a ``\r`` type byte to the
+        compiled twin, whose line then runs to the next ``\r``: in the line
+        ``following`` (``complete``: ended by ``\r\n``)."""
+        if not line:
+            cr = following.find(b"\r")
+            if cr >= 0 and (complete or cr < len(following) - 1):
+                return self._fail(_types.MSG_NO_LF % b"\r")
+        return self._line_error(t, line, _types.MSG_UNKNOWN_TYPE % bytes((t,)))
+
     def _length(self, t, line):
         """Value of a length line that is not in the cache (-1 allowed)."""
         digits = line[1:]
@@ -320,25 +369,54 @@ class Reader:
     def _tail(self, tail):
         """The next line has not fully arrived: reject what cannot become valid."""
         if tail:
-            t = tail[0]
-            cr = tail.find(b"\r", 1)
+            cr = self._tail_cr
             if 0 <= cr < len(tail) - 1:  # a '\r' followed by something else than '\n'
-                raise self._fail(_types.MSG_NO_LF % bytes((t,)))
-            if t not in _KNOWN_TYPES:
-                raise self._fail(_types.MSG_UNKNOWN_TYPE % bytes((t,)))
-            if cr < 0 and t in _LENGTH_NAMES and len(tail) - 1 > _types.MAX_LENGTH_LINE:
-                digits = tail[1:]
-                template = _types.MSG_LENGTH_RANGE if digits.isdigit() else _types.MSG_BAD_LENGTH
-                raise self._fail(template % (_LENGTH_NAMES[t], _excerpt(digits)))
+                raise self._fail(_types.MSG_NO_LF % tail[:1])
+            self._unterminated(tail[0], len(tail) - 1 if cr < 0 else cr - 1, cr < 0, tail, False)
+
+    def _still_open(self, tail):
+        """Bytes were fed after an unterminated ``tail``: True (after the checks)
+        when they hold no line end either, so the window need not be rebuilt.
+        Each fed chunk is searched once, however many feeds the line takes."""
+        if self._tail_cr >= 0:  # a '\r' whose '\n' may have come, or an error
+            return False
+        chunks = self._chunks
+        for i in range(self._searched, len(chunks)):
+            self._scanned += len(chunks[i])
+            if _CR in chunks[i]:
+                return False
+        self._searched = len(chunks)
+        t = tail[0] if tail else chunks[0][0]
+        self._unterminated(t, len(tail) + self._pending_len - 1, True, tail, True)
+        return True
+
+    def _unterminated(self, t, size, open_ended, tail, pending):
+        """Checks for a line whose end has not arrived: type byte ``t`` and
+        ``size`` bytes after it (``open_ended``: no '\r' among them yet); the
+        line is ``tail`` plus, if ``pending``, every fed chunk."""
+        if t not in _KNOWN_TYPES:
+            raise self._fail(_types.MSG_UNKNOWN_TYPE % bytes((t,)))
+        if open_ended and t in _LENGTH_NAMES and size > _types.MAX_LENGTH_LINE:
+            digits = (tail + b"".join(self._chunks) if pending else tail)[1:]
+            template = _types.MSG_LENGTH_RANGE if digits.isdigit() else _types.MSG_BAD_LENGTH
+            raise self._fail(template % (_LENGTH_NAMES[t], _excerpt(digits)))
+        if size >= self._longest and t in LINE_NAMES:
+            raise self._line_too_long(t, b"")
+
+    def _line_too_long(self, t, line):
+        return self._line_error(t, line, _types.MSG_LINE_TOO_LONG % (LINE_NAMES[t], self._longest - 1))
 
     # -- values ----------------------------------------------------------------
 
     def _decode(self, raw):
+        encoding = self._encoding
+        if encoding is None:  # set_encoding(None) ran during this parse
+            return raw
         try:
-            return raw.decode(self._encoding, self._errors or "strict")
+            return raw.decode(encoding, self._errors or "strict")
         except UnicodeDecodeError as exc:
-            if self._errors is not None and self._decode_error is None:
-                self._decode_error = exc  # raised once the whole reply is consumed
+            if not self._raw_fallback and self._deferred is None:
+                self._deferred = exc  # raised once the whole reply is consumed
             return raw
 
     def _payload(self, lines, li, n, t):
@@ -423,13 +501,10 @@ class Reader:
             it = iter(items)
             try:
                 return dict(zip(it, it))
-            except TypeError:
-                for key in items[::2]:
-                    try:
-                        hash(key)
-                    except TypeError:
-                        raise self._fail(_types.MSG_UNHASHABLE_KEY % type(key).__name__) from None
-                raise
+            except Exception as exc:  # an unhashable key: raised in place of the reply
+                if self._deferred is None:
+                    self._deferred = exc
+                return {}
         if kind == _PUSH:
             return PushNotification(items)
         return _SKIP  # _ATTR
@@ -440,23 +515,52 @@ class Reader:
         """Return the next complete reply, or ``notEnoughData`` if there is none."""
         if self._failure is not None:
             raise self._refusal()
+        li = self._li
+        nl = self._nl
+        if li + 2 < nl and not self._stack and self._deferred is None and not (
+                self._decoding and shouldDecode):
+            # Fast path: a top-level bulk string, simple string or integer whose
+            # lines are here, with more after it; anything else falls through.
+            lines = self._lines
+            line = lines[li]
+            if line:
+                t = line[0]
+                if t == 36:
+                    n = _LENGTH_CACHE.get(line)
+                    if n is not None and len(lines[li + 1]) == n:
+                        self._li = li + 2
+                        return lines[li + 1]
+                elif t == 43:
+                    if _CR not in line and len(line) <= self._longest:
+                        self._li = li + 1
+                        return line[1:]
+                elif t == 58:
+                    digits = line[1:]
+                    if digits.isdigit() and len(line) <= self._longest:
+                        try:
+                            value = int(digits)
+                        except ValueError:  # beyond sys.get_int_max_str_digits()
+                            pass
+                        else:
+                            self._li = li + 1
+                            return value
         if self._pending_len < self._need_more:
             return self._not_enough  # still waiting: nothing new to look at
         lines = self._lines
-        li = self._li
-        nl = self._nl
         stack = self._stack
         if stack:
             items, size, kind = stack[-1]
         else:
             items = None
         decode = self._decoding and shouldDecode
+        longest = self._longest
         self._failure = _BUSY
         try:
             while True:
                 if li >= nl:  # only the partial tail is left
-                    self._tail(lines[nl])
-                    if self._pending_len:
+                    if not self._pending_len:
+                        self._tail(lines[nl])
+                    elif not self._still_open(lines[nl]):
                         lines = self._join(li)
                         li = 0
                         nl = self._nl
@@ -499,6 +603,8 @@ class Reader:
                         li = after
 
                 elif t == 58:  # :
+                    if len(line) > longest:
+                        raise self._line_too_long(t, line)
                     digits = line[1:]
                     if digits.isdigit():
                         try:
@@ -512,6 +618,8 @@ class Reader:
                     n = _LENGTH_CACHE.get(line)
                     if n is None:
                         n = self._length(t, line)
+                    if len(stack) >= self._max_depth:
+                        raise self._fail(_types.MSG_DEPTH % self._max_depth)
                     k = _AGGREGATE_KINDS[t]
                     li += 1
                     if n > 0:
@@ -545,6 +653,8 @@ class Reader:
                                         append(line)
                                         li += 2
                                     elif t == 58:
+                                        if len(line) > longest:
+                                            break
                                         line = line[1:]
                                         if not line.isdigit():
                                             break
@@ -553,15 +663,15 @@ class Reader:
                                         except ValueError:  # too long: the loop decides
                                             break
                                         li += 1
-                                    elif t == 43 and _CR not in line:
+                                    elif t == 43 and _CR not in line and len(line) <= longest:
                                         append(line[1:])
                                         li += 1
                                     elif t == 42:  # an array of simple elements, one level down
                                         m = _LENGTH_CACHE.get(line)
-                                        if not m:
+                                        if not m or len(stack) + 1 >= self._max_depth:
                                             break
                                         sub = []
-                                        after = _simple_elements(lines, li + 1, nl, m, sub.append)
+                                        after = _simple_elements(lines, li + 1, nl, m, sub.append, longest)
                                         if len(sub) < m:
                                             break  # the loop parses it again, element by element
                                         append(sub)
@@ -592,6 +702,8 @@ class Reader:
                 elif t == 43:  # +
                     if _CR in line:
                         raise self._fail(_types.MSG_NO_LF % b"+")
+                    if len(line) > longest:
+                        raise self._line_too_long(t, line)
                     value = line[1:]
                     if decode:
                         value = self._decode(value)
@@ -599,13 +711,17 @@ class Reader:
                 elif t == 45:  # -
                     if _CR in line:
                         raise self._fail(_types.MSG_NO_LF % b"-")
+                    if len(line) > longest:
+                        raise self._line_too_long(t, line)
                     value = self._reply_error(line[1:].decode("utf-8", "replace"))
                     li += 1
                 elif t in _KNOWN_TYPES:
+                    if len(line) > longest:
+                        raise self._line_too_long(t, line)
                     value = self._scalar(t, line)
                     li += 1
                 else:
-                    raise self._line_error(t, line, _types.MSG_UNKNOWN_TYPE % bytes((t,)))
+                    raise self._unknown_type(t, line, lines[li + 1], li + 1 < nl)
 
                 # Deliver `value` to the pending aggregates, closing finished ones.
                 while items is not None:
@@ -641,7 +757,7 @@ class Reader:
             self._need_more = 1
         else:
             self._li = li
-        if decode and self._decode_error is not None:
-            exc, self._decode_error = self._decode_error, None
+        if self._deferred is not None:
+            exc, self._deferred = self._deferred, None
             raise exc
         return value
