@@ -3,6 +3,7 @@ arguments untouched to ``self.execute`` (API.md section 7).
 
 The methods are built in ``_build.py``, which holds the routing rules.
 """
+from pyredis.commands._methods import BUILDER_MODULE
 from pyredis.commands.base import BaseCommand
 from pyredis.commands.connection import Connection
 from pyredis.commands.geo import Geo
@@ -32,3 +33,21 @@ CLUSTER_CLIENT_MIXINS = tuple(m for m in CLIENT_MIXINS if m is not Publish)  # C
 POOL_MIXINS = (Connection, Geo, Hash, HyperLogLog, Key, List, Publish, Scripting, Set, SSet,
                String)  # Pool, HashPool, the Sentinel pools: no Transaction, no Subscribe
 CLUSTER_POOL_MIXINS = tuple(m for m in POOL_MIXINS if m is not Publish)  # ClusterPool
+
+
+def _adopt_methods(mixin):
+    """Name each command method after the mixin holding it (``Key.delete`` in
+    ``pyredis.commands.key``), as a method written in the class body would be
+    named, not after the builder module that made it: ``help()``, pickle and
+    documentation tools (mkdocstrings) look methods up by these names.  An
+    alias (``sunoinstore = sunionstore``) keeps its original's name."""
+    for name, method in vars(mixin).items():
+        if getattr(method, "__module__", None) == BUILDER_MODULE:
+            method.__module__ = mixin.__module__
+            method.__qualname__ = "%s.%s" % (mixin.__qualname__, name)
+
+
+for _mixin in (Connection, Geo, Hash, HyperLogLog, Key, List, Publish, Scripting, Set, SSet,
+               String, Subscribe, Transaction):
+    _adopt_methods(_mixin)
+del _mixin

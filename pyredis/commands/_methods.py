@@ -6,6 +6,7 @@ function instead of a Python frame.
 from pyredis._twins import import_twin
 
 _build = import_twin("pyredis.commands", "_build")
+BUILDER_MODULE = _build.__name__  # the methods' __module__ until their mixin adopts them
 
 keyed = _build.keyed
 keyed_or_explicit = _build.keyed_or_explicit
