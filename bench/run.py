@@ -136,7 +136,7 @@ IMPL_ROLES = {
 # ---------------------------------------------------------------------------
 
 class PyredisImpl:
-    """Adapter over the pyredis API (API.md sections 4-5)."""
+    """Adapter over the pyredis API (its clients and pools)."""
 
     def __init__(self, compiled):
         import pyredis

@@ -1,4 +1,4 @@
-"""Exception hierarchy (API.md section 1).
+"""Exception hierarchy (docs/design/contract.md, "Exceptions").
 
 ReplyError and ProtocolError are always our own classes under PyRedisError,
 whether or not hiredis is installed (upstream swapped in hiredis' classes,

@@ -1,4 +1,5 @@
-"""The public names of API.md section 1, module by module (upstream's layout)."""
+"""The public names of pyredis 1.0, module by module (upstream's layout; docs/design/contract.md,
+"Package layout and public names")."""
 import importlib
 import os
 import inspect
@@ -15,7 +16,7 @@ POOLS = ["Pool", "AsyncPool", "ClusterPool", "AsyncClusterPool", "HashPool", "As
 EXCEPTIONS = ["PyRedisError", "PyRedisConnError", "PyRedisConnReadTimeout", "PyRedisConnClosed",
               "ProtocolError", "ReplyError"]
 
-# module -> names it must offer (API.md section 1)
+# module -> names it must offer
 SURFACE = {
     "pyredis": ["get_by_url"] + CLIENTS + POOLS + EXCEPTIONS + ["PyRedisURLError"],
     "pyredis.exceptions": EXCEPTIONS + ["PyRedisURLError"],

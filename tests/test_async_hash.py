@@ -91,7 +91,7 @@ async def test_keys_land_where_the_sync_client_puts_them(ring):
             expected[bucket(tags.get(key, key.encode()))].add(key.encode())
         assert all(len(found) > 5 for found in expected)
         assert [keys_on(server) for server in ring] == expected
-        assert b"blarg" in expected[2]  # API.md: slot 5534, bucket 2 of 3
+        assert b"blarg" in expected[2]  # upstream: slot 5534, bucket 2 of 3
         with HashClient(pairs(ring)) as sync:  # the sync twin reads them back
             for key in keys:
                 assert sync.get(key) == key.encode()

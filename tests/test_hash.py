@@ -133,8 +133,8 @@ def test_no_io_before_the_first_command():
 
 # -- data placement --------------------------------------------------------------
 PLACEMENT = [
-    # key, what picks its slot: pyredis 1.0's rule (API.md 4: placement must
-    # match upstream's, quirks included), which differs from the Redis Cluster
+    # key, what picks its slot: pyredis 1.0's rule (docs/design/contract.md,
+    # HashClient: placement must match upstream's, quirks included), which differs from the Redis Cluster
     # spec for empty or "reversed" tags
     ("blarg", b"blarg"),
     ("{user1000}.following", b"user1000"),
@@ -157,7 +157,7 @@ PLACEMENT = [
 
 
 def test_blarg_lives_on_the_third_bucket(client, ring):
-    # API.md: slot_from_key("blarg") == 5534, 5534 % 3 == 2
+    # upstream: slot_from_key("blarg") == 5534, 5534 % 3 == 2
     assert bucket(b"blarg") == 2
     client.set("blarg", "v")
     assert [keys_on(server) for server in ring] == [set(), set(), {b"blarg"}]

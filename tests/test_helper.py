@@ -129,7 +129,7 @@ def test_slots_agree_with_the_server_property(cluster_node, key):
 
 # -- the hash ring keeps pyredis 1.0's rule (its data must stay where 1.0 put it) --------
 @pytest.mark.parametrize("key, tag", [
-    # API.md section 4's examples of upstream's tag_from_key
+    # upstream's examples of tag_from_key (docs/design/contract.md, "Cluster helpers")
     ("blarg{testtag}x", b"testtag"),
     ("blarg{{testtag}sd}f", b"{testtag"),
     ("{abc", b"{abc"),

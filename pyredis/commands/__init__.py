@@ -1,5 +1,5 @@
 """Command mixins: one method per Redis command, each forwarding its
-arguments untouched to ``self.execute`` (API.md section 7).
+arguments untouched to ``self.execute`` (docs/design/contract.md, "Command mixins").
 
 The methods are built in ``_build.py``, which holds the routing rules.
 """

@@ -6,7 +6,7 @@ the commands tasks issue within one turn of the event loop go out in one
 transport write, and the replies are matched to their waiters in order, so
 any number of tasks may share one connection, each getting its own reply.
 
-Rules it keeps (DESIGN.md, "Reliability rules", for asyncio):
+Rules it keeps (docs/design/reliability.md, for asyncio):
 
 * Connected lazily, on first use (AUTH/SELECT/READONLY in one round trip);
   never reconnects.  Once closed - by ``close()``, or by any failure of the
