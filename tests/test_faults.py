@@ -166,15 +166,17 @@ def test_write_timeout_closes():
 
 
 def test_write_to_a_reset_socket():
-    reset_done = threading.Event()
+    connected, reset_done = threading.Event(), threading.Event()
 
     def reset(peer):
+        connected.wait(5)  # a reset before _connect() returned would fail it instead
         peer.reset()
         reset_done.set()
 
     with FakeRedis(reset) as fake:
         client = Client(host=fake.host, port=fake.port)
         client._conn._connect()
+        connected.set()
         assert reset_done.wait(5)  # a fixed sleep was not always enough on a loaded machine
         time.sleep(0.05)  # the RST crosses loopback
         with pytest.raises(PyRedisConnError):
