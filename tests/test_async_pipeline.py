@@ -657,6 +657,23 @@ def test_patching_the_classes_upstream_looked_up():
         pool = pyredis.AsyncSentinelPool([("127.0.0.1", 1)], "mymaster")
         sentinel_class.assert_called_once()
         del pool
+
+    async def node():
+        return ("127.0.0.1", 1)
+
+    with mock.patch("pyredis.pool.AsyncSentinelClient"), \
+            mock.patch("pyredis.pool.AsyncClient") as client_class:
+        pool = pyredis.AsyncSentinelPool([("127.0.0.1", 1)], "mymaster")
+        pool._locator.node = node
+        assert run_on("asyncio", pool._connect()) is client_class.return_value
+        assert client_class.call_args.kwargs["host"] == "127.0.0.1"
+    with mock.patch("pyredis.pool.AsyncSentinelClient"), \
+            mock.patch("pyredis.pool.AsyncHashClient") as client_class:
+        pool = pyredis.AsyncSentinelHashPool([("127.0.0.1", 1)], ["m1"])
+        for locator in pool._locators:
+            locator.node = node
+        assert run_on("asyncio", pool._connect()) is client_class.return_value
+        assert client_class.call_args.kwargs["buckets"] == [("127.0.0.1", 1)]
     with mock.patch("pyredis.client.AsyncClusterMap") as map_class:
         client = pyredis.AsyncClusterClient(seeds=[("127.0.0.1", 1)])
         assert client._map is map_class.return_value

@@ -130,6 +130,9 @@ class AsyncSentinelPool(
             except PyRedisConnError as exc:  # no sentinel answered / no usable replica
                 error = exc
                 continue
+            factory = pyredis.pool.AsyncClient  # looked up now, as upstream did
+            if factory is not AsyncClient:  # a test double in its place
+                return factory(**self._client_kwargs(address))
             client = _AsyncNodeClient(locator, address, not self._slave_ok,
                                       **self._client_kwargs(address))
             try:

