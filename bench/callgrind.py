@@ -69,6 +69,19 @@ elif scenario == "pair":
     release(acquire())
     for _ in range(n):
         release(acquire())
+elif scenario == "async1":  # one task alone: nothing to batch, one round trip per GET
+    import asyncio
+
+    async def main():
+        apool = pyredis.AsyncPool(host="127.0.0.1", port=port, pool_size=8)
+        get = apool.get
+        for _ in range(100):
+            await get("bench:key")
+        for _ in range(n):
+            await get("bench:key")
+        await apool.close()
+
+    asyncio.run(main())
 elif scenario.startswith("async"):  # async / async-uvloop: 50 tasks, AsyncPool of 8, GET
     import asyncio
     if scenario == "async-uvloop":
@@ -92,7 +105,7 @@ pool.close()
 """
 
 SCENARIOS = {"get": 2000, "set": 2000, "bulk": 10000, "pair": 20000, "async": 5000,
-             "async-uvloop": 5000}
+             "async-uvloop": 5000, "async1": 2000}
 
 
 def instructions(python, script, scenario, port, n, env):
