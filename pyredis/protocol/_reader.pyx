@@ -26,6 +26,18 @@ Layout, chosen for speed:
   hostile ``*2000000000`` costs nothing until the data is there.
 * Values are built straight from the buffer (``PyBytes_FromStringAndSize``,
   a hand-rolled integer parse), with no Python-level call per element.
+
+Free threading: a Reader is per-thread (it belongs to one connection, as
+hiredis' does); the module has no mutable state. Misuse stays memory-safe:
+every method that touches the buffer, the frame stack or the settings runs
+in a critical section on the Reader (a per-object lock on free-threaded
+builds, nothing with the GIL). CPython suspends such a section only where
+the thread blocks - in the parse, at calls into Python code, where the GIL
+could switch threads too - and ``gets()`` keeps ``_parsing`` set across
+those points: a ``feed()`` from another thread is held aside like one from
+inside the parse, a second ``gets()`` raises RuntimeError. Two threads
+feeding and parsing one Reader get mixed-up replies or exceptions, never a
+freed or out-of-bounds buffer.
 """
 from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_CheckBuffer, PyObject_GetBuffer
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_CheckExact, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
@@ -37,6 +49,8 @@ from cpython.number cimport PyNumber_Index
 from cpython.ref cimport PyObject, Py_INCREF, Py_XDECREF
 from cpython.unicode cimport PyUnicode_Decode, PyUnicode_DecodeUTF8
 from libc.string cimport memchr, memcpy, memmove
+
+cimport cython
 
 import codecs
 
@@ -272,6 +286,7 @@ cdef class Reader:
         self._reply_error = ReplyError
         self._not_enough = False
 
+    @cython.critical_section
     def __init__(self, encoding=None, protocolError=ProtocolError, replyError=ReplyError,
                  errors=None, notEnoughData=False, *, max_depth=_types.DEFAULT_MAX_DEPTH,
                  max_line_length=_types.DEFAULT_MAX_LINE_LENGTH, raw_fallback=False):
@@ -294,6 +309,7 @@ cdef class Reader:
 
     # -- configuration -------------------------------------------------------
 
+    @cython.critical_section
     def set_encoding(self, encoding=None, errors=None):
         """Decode strings with ``encoding`` (None: return bytes) and ``errors``."""
         _check_codec(encoding, errors)
@@ -305,6 +321,7 @@ cdef class Reader:
         self._errors_c = errors.encode("ascii", "replace") if errors is not None else None
         self._utf8 = utf8
 
+    @cython.critical_section
     def setmaxbuf(self, maxbuf):
         """An idle buffer larger than ``maxbuf`` bytes is released (0: never;
         None: the default, ``DEFAULT_MAXBUF``)."""
@@ -318,15 +335,18 @@ cdef class Reader:
     def getmaxbuf(self):
         return self._maxbuf
 
+    @cython.critical_section
     def len(self):
         """Bytes fed and not yet consumed by a returned reply."""
         return self._wpos - self._rpos + (len(self._held) if self._held is not None else 0)
 
+    @cython.critical_section
     def has_data(self):
         return self._wpos > self._rpos or self._held is not None
 
     # -- input -----------------------------------------------------------------
 
+    @cython.critical_section
     def feed(self, data, offset=None, length=None):
         """Append ``data[offset:offset + length]`` (``offset`` None: 0; ``length``
         None or -1: to the end)."""
@@ -586,6 +606,7 @@ cdef class Reader:
 
     # -- parsing ---------------------------------------------------------------
 
+    @cython.critical_section
     def gets(self, shouldDecode=True):
         """Return the next complete reply, or ``notEnoughData`` if there is none."""
         cdef object reply
