@@ -165,17 +165,18 @@ cdef class Requester:
         self._none = not_enough
         self.detach()
 
-    @cython.critical_section
     def attach(self, sock, int fd, reader, bytearray buf, probe, handler):
-        self._sock = sock
-        self._fd = fd
-        self._feed = reader.feed
-        self._gets = reader.gets
-        self._has_data = reader.has_data
-        self._buf = buf
-        self._probe = probe
-        self._handler = handler
-        self.idle = 0
+        feed, gets, has_data = reader.feed, reader.gets, reader.has_data
+        with cython.critical_section(self):
+            self._sock = sock
+            self._fd = fd
+            self._feed = feed
+            self._gets = gets
+            self._has_data = has_data
+            self._buf = buf
+            self._probe = probe
+            self._handler = handler
+            self.idle = 0
 
     @cython.critical_section
     def detach(self):
@@ -191,12 +192,12 @@ cdef class Requester:
         try:
             send_all(self._sock, self._fd, data)
         except BaseException as exc:
-            self._owner._write_failed(exc)
+            self._write_failed(exc)
             raise
         try:
             reply = self._next(False)
         except BaseException as exc:
-            self._owner._read_failed(exc, True)
+            self._read_failed(exc, True)
             raise
         self._finish()
         if type(reply) is self._reply_error:
@@ -221,7 +222,7 @@ cdef class Requester:
                 reply = self._receive()
                 keep = False
         except BaseException as exc:
-            self._owner._read_failed(exc, not keep)
+            self._read_failed(exc, not keep)
             raise
         return reply
 
@@ -232,8 +233,21 @@ cdef class Requester:
                 append(self._next(True))
                 count -= 1
         except BaseException as exc:
-            self._owner._read_failed(exc, True)
+            self._read_failed(exc, True)
             raise
+
+    # The Connection's handlers, called through these (not inline in the
+    # methods) to keep its attribute lookups out of their critical sections:
+    # the Connection guards its own attributes.
+    @cython.final
+    cdef inline int _write_failed(self, exc) except -1:
+        self._owner._write_failed(exc)
+        return 0
+
+    @cython.final
+    cdef inline int _read_failed(self, exc, bint close) except -1:
+        self._owner._read_failed(exc, close)
+        return 0
 
     @cython.final
     cdef inline int _ready(self) except -1:

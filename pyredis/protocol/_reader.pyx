@@ -286,7 +286,6 @@ cdef class Reader:
         self._reply_error = ReplyError
         self._not_enough = False
 
-    @cython.critical_section
     def __init__(self, encoding=None, protocolError=ProtocolError, replyError=ReplyError,
                  errors=None, notEnoughData=False, *, max_depth=_types.DEFAULT_MAX_DEPTH,
                  max_line_length=_types.DEFAULT_MAX_LINE_LENGTH, raw_fallback=False):
@@ -309,19 +308,20 @@ cdef class Reader:
 
     # -- configuration -------------------------------------------------------
 
-    @cython.critical_section
     def set_encoding(self, encoding=None, errors=None):
         """Decode strings with ``encoding`` (None: return bytes) and ``errors``."""
         _check_codec(encoding, errors)
         utf8 = encoding is not None and codecs.lookup(encoding).name == "utf-8"
-        self._encoding = encoding
-        self._errors = errors
-        self._decoding = encoding is not None
-        self._encoding_c = encoding.encode("ascii", "replace") if encoding is not None else None
-        self._errors_c = errors.encode("ascii", "replace") if errors is not None else None
-        self._utf8 = utf8
+        encoding_c = encoding.encode("ascii", "replace") if encoding is not None else None
+        errors_c = errors.encode("ascii", "replace") if errors is not None else None
+        with cython.critical_section(self):
+            self._encoding = encoding
+            self._errors = errors
+            self._decoding = encoding is not None
+            self._encoding_c = encoding_c
+            self._errors_c = errors_c
+            self._utf8 = utf8
 
-    @cython.critical_section
     def setmaxbuf(self, maxbuf):
         """An idle buffer larger than ``maxbuf`` bytes is released (0: never;
         None: the default, ``DEFAULT_MAXBUF``)."""
@@ -346,7 +346,6 @@ cdef class Reader:
 
     # -- input -----------------------------------------------------------------
 
-    @cython.critical_section
     def feed(self, data, offset=None, length=None):
         """Append ``data[offset:offset + length]`` (``offset`` None: 0; ``length``
         None or -1: to the end)."""
@@ -371,6 +370,7 @@ cdef class Reader:
         finally:
             PyBuffer_Release(&view)
 
+    @cython.critical_section
     cdef int _append(self, const char* src, Py_ssize_t n) except -1:
         if n == 0:
             return 0
