@@ -144,9 +144,8 @@ def test_stress_two_threads_add_to_one_command_buffer(twin, often):
         if command is none:
             break
         commands.append(command)
-    assert all(len(c) == 3 and c[0] == b"SET" for c in commands)
-    if twin.compiled:  # nothing lost: each add() lands whole in one batch or the next
+    assert commands and all(len(c) == 3 and c[0] == b"SET" for c in commands)
+    if twin.compiled:  # each add() lands whole in one batch or the next, once
         keys = {c[1] for c in commands}
         assert len(commands) == len(keys) == 2 * rounds
-    else:  # the pure twin may lose a command taken and added at once
-        assert len(commands) <= 2 * rounds
+    # (the pure twin may lose or repeat a command added during a take())

@@ -24,7 +24,7 @@ output exists.
 
 Free threading: the packing functions are safe to call from any number of
 threads.  A ``CommandBuffer`` is per-thread (one client's bulk batch): two
-threads sharing one may lose or misplace commands, nothing worse.
+threads sharing one may lose or repeat commands, nothing worse.
 """
 from pyredis.exceptions import ArgumentError
 
