@@ -86,6 +86,7 @@ def test_stress_two_threads_feed_and_parse_one_reader(twin, often):
     reader = reader_module.Reader(notEnoughData=none)
     rounds = 3000
     replies = []
+    refused = []  # gets() that came while the other thread's was parsing
 
     def worker(n):
         for i in range(rounds):
@@ -96,7 +97,11 @@ def test_stress_two_threads_feed_and_parse_one_reader(twin, often):
             else:
                 reader.feed(memoryview(REPLY + b"yy"), 0, len(REPLY))
             for _ in range(2):
-                reply = reader.gets()
+                try:
+                    reply = reader.gets()
+                except RuntimeError as exc:
+                    refused.append(exc)
+                    continue
                 if reply is not none:
                     replies.append(reply)
             if i % 100 == n:
@@ -109,7 +114,7 @@ def test_stress_two_threads_feed_and_parse_one_reader(twin, often):
         return  # the pure twin: finishing is all it promises
     # Compiled: each feed() and gets() is whole, so nothing is lost or torn;
     # the one error allowed is a gets() that came while another was parsing.
-    assert all(isinstance(exc, RuntimeError) for exc in errors), errors
+    assert errors == [] and all("inside gets()" in str(exc) for exc in refused)
     while True:
         reply = reader.gets()
         if reply is none:
