@@ -17,6 +17,11 @@ key that picks the node: ``shard_key=`` for key commands, or
 ``usage`` is the usual arguments in Redis' notation (``"key [key ...]"``); the
 docstring's first line is the call it suggests (``mget(key, ...)``), then
 what is sent and how it is routed in cluster mode.
+
+Free threading: the builders run at import, while the mixin classes are
+made; the methods they return only read what their closures captured
+(bytes, tuples, ints), so they are safe to call from any number of threads.
+Nothing here is mutable after import.
 """
 
 __all__ = ["keyed", "keyed_or_explicit", "explicit", "standalone_only", "subscriber"]

@@ -10,6 +10,19 @@ it directly with the GIL released, skipping the socket module's per-call
 work; errors come out as the same OSError subclasses the socket module
 raises (EAGAIN after SO_RCVTIMEO/SO_SNDTIMEO: BlockingIOError).  Without one
 (TLS, or a Python-level timeout) it uses the socket object's methods.
+
+Free threading: ``send_all`` keeps nothing between calls.  A Requester, like
+its Connection, is per-thread (a pool leases a connection to one thread at a
+time); the module has no mutable state.  Misuse stays memory-safe: every
+method runs in a critical section on the Requester (a per-object lock on
+free-threaded builds, nothing with the GIL), so its fields change only
+between another thread's steps, as under the GIL.  The section is suspended
+while a thread waits in send()/recv() with the GIL released, exactly where
+the GIL let other threads in before: the bytes being sent and the receive
+buffer are held by local references meanwhile (and never resized), so a
+``close()`` from another thread then ends in an exception (an OSError, or
+a TypeError on the fields it cleared), never on a dangling pointer.  Two threads sharing one connection can get each other's
+replies; a connection is not to be shared.
 """
 cimport cython
 from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_GET_SIZE
@@ -153,46 +166,53 @@ cdef class Requester:
         self.detach()
 
     def attach(self, sock, int fd, reader, bytearray buf, probe, handler):
-        self._sock = sock
-        self._fd = fd
-        self._feed = reader.feed
-        self._gets = reader.gets
-        self._has_data = reader.has_data
-        self._buf = buf
-        self._probe = probe
-        self._handler = handler
-        self.idle = 0
+        feed, gets, has_data = reader.feed, reader.gets, reader.has_data
+        with cython.critical_section(self):
+            self._sock = sock
+            self._fd = fd
+            self._feed = feed
+            self._gets = gets
+            self._has_data = has_data
+            self._buf = buf
+            self._probe = probe
+            self._handler = handler
+            self.idle = 0
 
+    @cython.critical_section
     def detach(self):
         self._fd = -1
         self._sock = self._feed = self._gets = self._has_data = self._buf = None
         self._probe = self._handler = None
         self.idle = 0
 
+    @cython.critical_section
     def __call__(self, *args):
         data = self._pack(args)  # bad arguments raise here, before any I/O
         self._ready()
         try:
             send_all(self._sock, self._fd, data)
         except BaseException as exc:
-            self._owner._write_failed(exc)
+            self._write_failed(exc)
             raise
         try:
             reply = self._next(False)
         except BaseException as exc:
-            self._owner._read_failed(exc, True)
+            self._read_failed(exc, True)
             raise
         self._finish()
         if type(reply) is self._reply_error:
             raise reply
         return reply
 
+    @cython.critical_section
     def ready(self):
         self._ready()
 
+    @cython.critical_section
     def finish(self):
         self._finish()
 
+    @cython.critical_section
     def read(self, bint polling=False):
         cdef bint keep = polling and not self._has_data()
         none = self._none
@@ -202,18 +222,32 @@ cdef class Requester:
                 reply = self._receive()
                 keep = False
         except BaseException as exc:
-            self._owner._read_failed(exc, not keep)
+            self._read_failed(exc, not keep)
             raise
         return reply
 
+    @cython.critical_section
     def read_replies(self, Py_ssize_t count, append):
         try:
             while count > 0:
                 append(self._next(True))
                 count -= 1
         except BaseException as exc:
-            self._owner._read_failed(exc, True)
+            self._read_failed(exc, True)
             raise
+
+    # The Connection's handlers, called through these (not inline in the
+    # methods) to keep its attribute lookups out of their critical sections:
+    # the Connection guards its own attributes.
+    @cython.final
+    cdef inline int _write_failed(self, exc) except -1:
+        self._owner._write_failed(exc)
+        return 0
+
+    @cython.final
+    cdef inline int _read_failed(self, exc, bint close) except -1:
+        self._owner._read_failed(exc, close)
+        return 0
 
     @cython.final
     cdef inline int _ready(self) except -1:

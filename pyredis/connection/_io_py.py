@@ -3,6 +3,10 @@
 Twin of the compiled ``_io`` (same names, same behaviour, same exceptions);
 this one always uses the socket object's methods, so it ignores ``fd``.  The
 rules both keep are in the ``Requester`` docstring.
+
+Free threading: as with the compiled twin, a Requester (like its Connection)
+is per-thread; two threads sharing one can get each other's replies or
+exceptions, nothing worse.
 """
 from pyredis.connection.settings import deliver_push
 from pyredis.exceptions import PyRedisConnClosed

@@ -8,6 +8,13 @@ are told apart by C type checks, and the command path (``Request`` ->
 ``ConnectionRequester`` -> ``CommandProtocol.request``, and the pool's
 ``SharedDispatch``) runs no Python frame: the only Python-level calls are to
 the writer, the Reader, the Future and the event loop.
+
+Free threading: module state is constants only.  Every object here belongs
+to one event loop and is used from that loop's thread, as asyncio's own
+transports and futures are; it holds object references only (no C buffer
+or raw pointer: the Reader guards its own).  Threads each running an event
+loop need one connection or pool per loop; sharing one across loops is
+outside asyncio's rules and is not guarded here.
 """
 cimport cython
 from cpython.object cimport PyObject_Call

@@ -41,6 +41,10 @@ messages).  One ``CommandProtocol`` per connection, mixed into
 ``Request`` makes ``execute`` lazy (nothing is queued until it is awaited or
 run as a task, as with a coroutine); ``ConnectionRequester`` is
 AsyncConnection's ``execute``; ``SharedDispatch`` is an AsyncBasePool's.
+
+Free threading: as in the compiled twin, every object belongs to one event
+loop and is used from that loop's thread; threads each running a loop need
+one connection or pool per loop.
 """
 import logging
 from asyncio import Future

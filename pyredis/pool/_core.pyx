@@ -25,6 +25,16 @@ KeyboardInterrupt is raised only while Python code runs).  A caller's lock is
 taken by calling its ``acquire()``; when that raises (an interrupted wait) the
 lock is not held and nothing releases it: no region that releases the lock on
 its way out ever releases it and takes it again inside.
+
+Free threading: a PoolCore is made to be shared by any number of threads.
+Every read or write of the idle array, the sets, the waiter list, the
+counters and the cached client type happens with the mutex held (the
+settings' getters read one C number each), and the mutex is a real lock
+with or without the GIL: a thread that must wait for it waits with its
+thread state detached, so it holds nothing another thread needs.  The pool
+never calls Python code with the mutex held.  A lease (``pool.lease()``) is
+per-thread: two threads sharing one can leak a client or fail on exit,
+nothing worse (its one field changes in a critical section).  The fork handler's list of pools is a WeakSet, safe to share.
 """
 cimport cython
 
@@ -257,12 +267,22 @@ cdef class PoolCore:
     @property
     def _pool_free(self):
         """Snapshot of the idle clients (read-only; upstream exposed its set)."""
-        return frozenset([<object>self._idle[i] for i in range(self._nidle)])
+        cdef list idle
+        self._lock()
+        try:
+            idle = [<object>self._idle[i] for i in range(self._nidle)]
+        finally:
+            self._unlock()
+        return frozenset(idle)
 
     @property
     def _pool_used(self):
         """Snapshot of the clients in use (read-only; upstream exposed its set)."""
-        return frozenset(self._used) | self._retired
+        self._lock()
+        try:
+            return frozenset(self._used) | self._retired
+        finally:
+            self._unlock()
 
     def _connect(self):
         raise NotImplementedError("pool subclasses implement _connect()")
@@ -360,7 +380,9 @@ cdef class PoolCore:
     @cython.final
     cdef bint _closed_of(self, object conn) except -1:
         if getattr(type(conn), "closed", None) is CLOSED_PROPERTY:
+            self._lock()  # two threads replacing it at once would both drop the old one
             self._flag_type = type(conn)
+            self._unlock()
         return conn.closed
 
     # -- slow paths ---------------------------------------------------------------
@@ -647,12 +669,15 @@ cdef class _Lease:
         self._timeout = timeout
 
     def __enter__(self):
-        self._conn = self._pool._acquire(self._timeout)
-        return self._conn
+        conn = self._pool._acquire(self._timeout)
+        with cython.critical_section(self):
+            self._conn = conn
+        return conn
 
     def __exit__(self, exc_type, exc, tb):
-        conn = self._conn
-        self._conn = None
+        with cython.critical_section(self):
+            conn = self._conn
+            self._conn = None
         if exc_type is None or conn.closed:
             self._pool._release(conn)
         else:  # the body failed: the client may be in MULTI, in bulk mode, watching keys

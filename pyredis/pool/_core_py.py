@@ -37,6 +37,10 @@ adapter, can such an exception still come between the two.
 After ``os.fork()`` the child's pools forget every client of the parent
 without closing anything (the parent still uses those sockets) and get a new
 lock (one held by another thread at fork time would never be released).
+
+Free threading: a pool core is made to be shared by any number of threads;
+the lock guards all of its state with or without the GIL.  A lease
+(``pool.lease()``) is per-thread.
 """
 import os
 import threading

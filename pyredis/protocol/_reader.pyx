@@ -26,6 +26,18 @@ Layout, chosen for speed:
   hostile ``*2000000000`` costs nothing until the data is there.
 * Values are built straight from the buffer (``PyBytes_FromStringAndSize``,
   a hand-rolled integer parse), with no Python-level call per element.
+
+Free threading: a Reader is per-thread (it belongs to one connection, as
+hiredis' does); the module has no mutable state. Misuse stays memory-safe:
+every method that touches the buffer, the frame stack or the settings runs
+in a critical section on the Reader (a per-object lock on free-threaded
+builds, nothing with the GIL). CPython suspends such a section only where
+the thread blocks - in the parse, at calls into Python code, where the GIL
+could switch threads too - and ``gets()`` keeps ``_parsing`` set across
+those points: a ``feed()`` from another thread is held aside like one from
+inside the parse, a second ``gets()`` raises RuntimeError. Two threads
+feeding and parsing one Reader get mixed-up replies or exceptions, never a
+freed or out-of-bounds buffer.
 """
 from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_CheckBuffer, PyObject_GetBuffer
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_CheckExact, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
@@ -37,6 +49,8 @@ from cpython.number cimport PyNumber_Index
 from cpython.ref cimport PyObject, Py_INCREF, Py_XDECREF
 from cpython.unicode cimport PyUnicode_Decode, PyUnicode_DecodeUTF8
 from libc.string cimport memchr, memcpy, memmove
+
+cimport cython
 
 import codecs
 
@@ -300,12 +314,15 @@ cdef class Reader:
         """Decode strings with ``encoding`` (None: return bytes) and ``errors``."""
         _check_codec(encoding, errors)
         utf8 = encoding is not None and codecs.lookup(encoding).name == "utf-8"
-        self._encoding = encoding
-        self._errors = errors
-        self._decoding = encoding is not None
-        self._encoding_c = encoding.encode("ascii", "replace") if encoding is not None else None
-        self._errors_c = errors.encode("ascii", "replace") if errors is not None else None
-        self._utf8 = utf8
+        encoding_c = encoding.encode("ascii", "replace") if encoding is not None else None
+        errors_c = errors.encode("ascii", "replace") if errors is not None else None
+        with cython.critical_section(self):
+            self._encoding = encoding
+            self._errors = errors
+            self._decoding = encoding is not None
+            self._encoding_c = encoding_c
+            self._errors_c = errors_c
+            self._utf8 = utf8
 
     def setmaxbuf(self, maxbuf):
         """An idle buffer larger than ``maxbuf`` bytes is released (0: never;
@@ -320,10 +337,12 @@ cdef class Reader:
     def getmaxbuf(self):
         return self._maxbuf
 
+    @cython.critical_section
     def len(self):
         """Bytes fed and not yet consumed by a returned reply."""
         return self._wpos - self._rpos + (len(self._held) if self._held is not None else 0)
 
+    @cython.critical_section
     def has_data(self):
         return self._wpos > self._rpos or self._held is not None
 
@@ -353,6 +372,7 @@ cdef class Reader:
         finally:
             PyBuffer_Release(&view)
 
+    @cython.critical_section
     cdef int _append(self, const char* src, Py_ssize_t n) except -1:
         if n == 0:
             return 0
@@ -588,6 +608,7 @@ cdef class Reader:
 
     # -- parsing ---------------------------------------------------------------
 
+    @cython.critical_section
     def gets(self, shouldDecode=True):
         """Return the next complete reply, or ``notEnoughData`` if there is none."""
         cdef object reply

@@ -24,6 +24,10 @@ How this twin stays fast without C - it works on *lines*, not bytes:
 The compiled twin reads bytes, so every place where the two models could
 disagree (a stray ``\\r``, a partial line, a payload not followed by
 ``\\r\\n``) is handled explicitly here to give the same result at the same time.
+
+Free threading: as with the compiled twin, a Reader is per-thread (one
+connection's); two threads feeding and parsing one Reader get mixed-up
+replies or exceptions (the interpreter keeps memory safe here).
 """
 import sys as _sys
 from operator import index as _index

@@ -16,11 +16,22 @@ How a command is packed, chosen for speed and safety:
    Python code (a subclass' ``__str__``).
 2. The output ``bytes`` is allocated at its exact final size.
 3. *Copy*: pieces are written out. Mutable arguments (bytearray, contiguous
-   memoryview) are read only now, so Python code run in step 1 or 2 cannot
-   leave a dangling pointer; if one changed size meanwhile, RuntimeError.
+   memoryview) are read only now, through a buffer export, so neither Python
+   code run in step 1 or 2 nor another thread can leave a dangling pointer;
+   if one changed size meanwhile, RuntimeError.
+
+Free threading: the packing functions keep their state on the C stack or in
+a ``_Batch`` of their own, and the module has no mutable state: they are
+safe to call from any number of threads, also with the same arguments (a
+bytearray resized by another thread meanwhile gives RuntimeError or, in
+that thread, BufferError). A ``CommandBuffer`` is per-thread (one client's
+bulk batch); misuse stays memory-safe: ``add()`` files a command and
+``take()`` empties the buffer each in a critical section on it (a
+per-object lock on free-threaded builds, nothing with the GIL), so each
+command lands whole in one batch or the next.
 """
 from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
-from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_GET_SIZE
+from cpython.bytearray cimport PyByteArray_GET_SIZE
 from cpython.bytes cimport (
     PyBytes_AS_STRING, PyBytes_Check, PyBytes_CheckExact, PyBytes_FromStringAndSize, PyBytes_GET_SIZE,
 )
@@ -32,6 +43,8 @@ from cpython.ref cimport PyObject, Py_DECREF, Py_INCREF
 from cpython.tuple cimport PyTuple_Check, PyTuple_CheckExact, PyTuple_GET_ITEM, PyTuple_GET_SIZE
 from cpython.unicode cimport PyUnicode_AsUTF8String, PyUnicode_Check
 from libc.string cimport memcpy, strlen
+
+cimport cython
 
 from pyredis.exceptions import ArgumentError
 
@@ -223,17 +236,14 @@ cdef int _measure_mutable(Piece* piece) except -1:
 
 
 cdef int _copy_mutable(Piece* piece, char* out) except -1:
+    # Through a buffer export, a bytearray too: while it is held, another
+    # thread's resize fails (BufferError) instead of moving the bytes away.
     cdef Py_buffer view
-    cdef object arg = <object>piece.source
-    if piece.kind == BYTEARRAY:
-        if PyByteArray_GET_SIZE(arg) != piece.size:
-            raise RuntimeError("a bytearray argument changed size while the command was packed")
-        memcpy(out, PyByteArray_AS_STRING(arg), piece.size)
-        return 0
-    PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE)
+    PyObject_GetBuffer(<object>piece.source, &view, PyBUF_SIMPLE)
     try:
         if view.len != piece.size:
-            raise RuntimeError("a memoryview argument changed size while the command was packed")
+            raise RuntimeError("a %s argument changed size while the command was packed"
+                               % ("bytearray" if piece.kind == BYTEARRAY else "memoryview"))
         memcpy(out, view.buf, piece.size)
     finally:
         PyBuffer_Release(&view)
@@ -428,6 +438,7 @@ cdef class CommandBuffer:
     cdef Py_ssize_t _flush_every, _byte_limit
     cdef object _on_full
 
+    @cython.critical_section
     def __init__(self, Py_ssize_t flush_every, Py_ssize_t byte_limit, on_full):
         self._chunks = []
         self._size = 0
@@ -438,12 +449,17 @@ cdef class CommandBuffer:
 
     def add(self, *args):
         cdef bytes data = _pack_tuple(args, False)
-        self._chunks.append(data)
-        self._size += PyBytes_GET_SIZE(data)
-        self.pending += 1
-        if self.pending == self._flush_every or self._size >= self._byte_limit:
-            self._on_full()
+        cdef object on_full = None
+        with cython.critical_section(self):
+            self._chunks.append(data)
+            self._size += PyBytes_GET_SIZE(data)
+            self.pending += 1
+            if self.pending == self._flush_every or self._size >= self._byte_limit:
+                on_full = self._on_full
+        if on_full is not None:
+            on_full()
 
+    @cython.critical_section
     def take(self):
         """Everything packed so far (bytes); the buffer is empty afterwards."""
         data = b"".join(self._chunks)

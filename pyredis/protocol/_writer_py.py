@@ -21,6 +21,10 @@ Two sets of argument rules:
 Anything else is an ``ArgumentError`` (a TypeError and a ValueError) naming
 the type and the argument position (0 = the command name), raised before any
 output exists.
+
+Free threading: the packing functions are safe to call from any number of
+threads.  A ``CommandBuffer`` is per-thread (one client's bulk batch): two
+threads sharing one may lose or repeat commands, nothing worse.
 """
 from pyredis.exceptions import ArgumentError
 
