@@ -688,7 +688,7 @@ def test_close_on_err_closes_the_idle_and_retires_the_busy(core):
     with pytest.raises(PyRedisError, match="exhausted"):
         pool.acquire()  # b still holds its slot
     pool.release(b)  # comes back after the reset: closed, not reused
-    assert b.closed and b not in pool._pool_free
+    assert b.closed and b not in pool._pool_free and b not in pool._pool_used
     fresh.append(pool.acquire())
     assert [f.number for f in fresh] == [3, 4, 5] and pool.live == 3
 
