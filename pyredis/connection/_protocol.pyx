@@ -11,10 +11,19 @@ the writer, the Reader, the Future and the event loop.
 
 Free threading: module state is constants only.  Every object here belongs
 to one event loop and is used from that loop's thread, as asyncio's own
-transports and futures are; it holds object references only (no C buffer
-or raw pointer: the Reader guards its own).  Threads each running an event
-loop need one connection or pool per loop; sharing one across loops is
-outside asyncio's rules and is not guarded here.
+transports and futures are; threads each running a loop need one connection
+or pool per loop.  Misuse (a loop in another thread, a callback run through
+``call_soon_threadsafe`` racing user code) gives exceptions or replies out
+of step, never freed memory: every method and attribute accessor that reads
+or writes an object field runs in a critical section on its object (a
+per-object lock on free-threaded builds, nothing with the GIL), so no two
+threads store into one field at once (a store drops the old value's
+reference).  A section is suspended where the thread calls into Python or
+blocks; values read before then are held by local references, so only the
+method's atomicity is lost there, as under the GIL.  ``_Batch`` and
+``_Read`` are reached only through a protocol's waiters, under its section.
+C scalar fields (``open``, ``starting`` ...) are stored whole.  Object
+attributes that only this module sets are read-only from Python here.
 """
 cimport cython
 from cpython.object cimport PyObject_Call
