@@ -79,6 +79,55 @@ cdef inline void _fail(object future, object exc) except *:
         future.set_exception(_fresh(exc))
 
 
+# Calls on other objects made inside a critical section go through these:
+# the section is suspended wherever such a call runs Python code anyway, and
+# Cython warns that it cannot usefully protect the attribute lookup.  Callers
+# pass local references read under the section.
+cdef inline bint _done(object future) except -1:
+    return future.done()
+
+
+cdef inline int _resolve(object future, object value) except -1:
+    if future is not None and not future.done():
+        future.set_result(value)
+    return 0
+
+
+cdef inline int _reject(object future, object exc) except -1:
+    if not future.done():
+        future.set_exception(exc)
+    return 0
+
+
+cdef inline int _write_to(object transport, object data) except -1:
+    transport.write(data)
+    return 0
+
+
+cdef inline int _reading(object transport, bint on) except -1:
+    if on:
+        transport.resume_reading()
+    else:
+        transport.pause_reading()
+    return 0
+
+
+cdef inline Py_ssize_t _unread(object reader) except -1:
+    return reader.len()
+
+
+cdef inline bint _has_data(object reader) except -1:
+    return reader.has_data()
+
+
+cdef inline object _popleft(object waiters):
+    return waiters.popleft()
+
+
+cdef inline object _call_later(object loop, double delay, object callback):
+    return loop.call_later(delay, callback)
+
+
 @cython.final
 cdef class _Batch:
     cdef Py_ssize_t count
@@ -109,7 +158,9 @@ cdef class CommandProtocol:
 
     # Object fields are read and written under a critical section on self
     # (the properties below too); C scalars are stored whole, so the public
-    # ones keep Cython's plain accessors.
+    # ones keep Cython's plain accessors.  The decorator form may let a section
+    # lapse while a def method's return value is built (cython/cython#7324):
+    # harmless, the object returned is a local reference by then.
     cdef object _loop, _transport, _reader, _waiters, _lost, _done, _push_handler
     cdef object _feed, _gets
     cdef public Py_ssize_t starting
@@ -132,37 +183,39 @@ cdef class CommandProtocol:
     cdef object _flush_cb, _timer_cb
     cdef dict _future_kw  # {"loop": loop}, made once: no dict per Future
 
-    @cython.critical_section
     def __init__(self, read_timeout, push_handler, on_end):
-        self._loop = None
-        self._transport = None
-        self._reader = None
-        self._feed = None
-        self._gets = None
-        self._waiters = deque()
-        self.starting = 0
-        self._out = []
-        self._out_bytes = 0
-        self._flush_due = False
-        self.open = False
-        self._ready = False
-        self.paused = False
-        self._drain = []
-        self._idle_waiters = []
-        self._lost = None
-        self._done = None
-        self.stream = False
-        self._push_handler = push_handler
-        self._on_end = on_end
-        self._timeout = read_timeout
-        self._timeout_s = read_timeout if read_timeout is not None else 0.0
-        self._timer = None
-        self._progress = 0.0
-        self.received = 0
-        self._idle_bytes = 0
-        self._reading = True
-        self._flush_cb = self._flush
-        self._timer_cb = self._on_timer
+        flush_cb = self._flush
+        timer_cb = self._on_timer
+        with cython.critical_section(self):
+            self._loop = None
+            self._transport = None
+            self._reader = None
+            self._feed = None
+            self._gets = None
+            self._waiters = deque()
+            self.starting = 0
+            self._out = []
+            self._out_bytes = 0
+            self._flush_due = False
+            self.open = False
+            self._ready = False
+            self.paused = False
+            self._drain = []
+            self._idle_waiters = []
+            self._lost = None
+            self._done = None
+            self.stream = False
+            self._push_handler = push_handler
+            self._on_end = on_end
+            self._timeout = read_timeout
+            self._timeout_s = read_timeout if read_timeout is not None else 0.0
+            self._timer = None
+            self._progress = 0.0
+            self.received = 0
+            self._idle_bytes = 0
+            self._reading = True
+            self._flush_cb = flush_cb
+            self._timer_cb = timer_cb
 
     @property
     def loop(self):
@@ -204,18 +257,20 @@ cdef class CommandProtocol:
         with cython.critical_section(self):
             return self._push_handler
 
-    @cython.critical_section
     def prepare(self, loop, encoding):
         """Before connecting: the event loop and a fresh Reader."""
         if encoding:
             reader = Reader(encoding=encoding, notEnoughData=_NOT_ENOUGH, raw_fallback=True)
         else:
             reader = Reader(notEnoughData=_NOT_ENOUGH)
-        self._loop = loop
-        self._future_kw = {"loop": loop}
-        self._reader = reader
-        self._feed = reader.feed
-        self._gets = reader.gets
+        feed = reader.feed
+        gets = reader.gets
+        with cython.critical_section(self):
+            self._loop = loop
+            self._future_kw = {"loop": loop}
+            self._reader = reader
+            self._feed = feed
+            self._gets = gets
 
     @cython.critical_section
     def set_ready(self):
@@ -223,23 +278,25 @@ cdef class CommandProtocol:
         self._ready = True
         self.open = self._lost is None and not self.paused
 
-    @cython.critical_section
     def forget(self):
         """In a forked child: drop everything without touching the transport."""
-        if self._lost is None:
-            self._lost = gone()
-        self.open = False
-        self._transport = None
-        self._timer = None
-        self._waiters.clear()
-        del self._out[:]
-        self._drop_reader()
+        with cython.critical_section(self):
+            if self._lost is None:
+                self._lost = gone()
+            self.open = False
+            self._transport = None
+            self._timer = None
+            waiters = self._waiters
+            del self._out[:]
+            self._drop_reader()
+        waiters.clear()
 
     # -- asyncio.Protocol ------------------------------------------------------
-    @cython.critical_section
     def connection_made(self, transport):
-        self._transport = transport
-        self._done = self._loop.create_future()
+        done = self.loop.create_future()
+        with cython.critical_section(self):
+            self._transport = transport
+            self._done = done
 
     @cython.critical_section
     def connection_lost(self, exc):
@@ -251,8 +308,7 @@ cdef class CommandProtocol:
         self.paused = False
         self._wake_drain()
         done = self._done
-        if done is not None and not done.done():
-            done.set_result(None)
+        _resolve(done, None)
 
     @cython.critical_section
     def eof_received(self):
@@ -282,9 +338,11 @@ cdef class CommandProtocol:
             self._deliver()
         elif self.stream:
             self._feed(data)
-            if self._reading and self._reader.len() > _UNREAD_LIMIT:
+            reader = self._reader
+            if self._reading and _unread(reader) > _UNREAD_LIMIT:
                 self._reading = False
-                self._transport.pause_reading()
+                transport = self._transport
+                _reading(transport, False)
         else:
             self._idle_bytes += len(data)
             self._feed(data)
@@ -314,7 +372,7 @@ cdef class CommandProtocol:
             self._queue(_Batch(count, out, future), data)
         else:
             self._write(data)
-            future.set_result(out)
+            _resolve(future, out)
         return future
 
     @cython.critical_section
@@ -342,29 +400,32 @@ cdef class CommandProtocol:
         cdef bint clean
         self.stream = True
         future = _Future(loop=self._loop)
-        clean = self._reader is None or not self._reader.has_data()
+        reader = self._reader
+        clean = reader is None or not _has_data(reader)
         if not len(self._waiters):
             gets = self._gets
             try:
                 reply = _NOT_ENOUGH if gets is None else gets()
             except Exception as exc:
                 self.abort(exc)
-                future.set_exception(_fresh(exc))
+                _reject(future, _fresh(exc))
                 return future
             if reply is not _NOT_ENOUGH:
-                future.set_result(reply)
-                if not self._reading and self._reader.len() <= _UNREAD_LIMIT:
+                _resolve(future, reply)
+                if not self._reading and _unread(reader) <= _UNREAD_LIMIT:
                     self._reading = True
-                    self._transport.resume_reading()
+                    transport = self._transport
+                    _reading(transport, True)
                 return future
             if self._lost is not None:
                 self._drop_reader()
-                future.set_exception(_fresh(self._lost))
+                _reject(future, _fresh(self._lost))
                 return future
         self._queue(_Read(future, poll, clean, self.received), None)
         if not self._reading:
             self._reading = True
-            self._transport.resume_reading()
+            transport = self._transport
+            _reading(transport, True)
         return future
 
     @cython.critical_section
@@ -411,7 +472,7 @@ cdef class CommandProtocol:
         return 0
 
     @cython.critical_section
-    def _flush(self):
+    cpdef _flush(self):
         cdef list out = self._out
         self._flush_due = False
         self._out_bytes = 0
@@ -419,8 +480,9 @@ cdef class CommandProtocol:
             return
         data = out[0] if len(out) == 1 else b"".join(out)
         del out[:]
+        transport = self._transport
         try:
-            self._transport.write(data)
+            _write_to(transport, data)
         except Exception as exc:
             self.abort(write_failed(exc))
 
@@ -507,52 +569,53 @@ cdef class CommandProtocol:
         waiters = self._waiters
         if not len(waiters) or self._lost is not None:
             return
+        loop = self._loop
+        callback = self._timer_cb
         left = self._progress + self._timeout_s - _monotonic()
         if left > _SLACK:
-            self._timer = self._loop.call_later(left, self._timer_cb)
+            self._timer = _call_later(loop, left, callback)
             return
         first = waiters[0]
         if type(first) is _Read:
             head = <_Read>first
-            if head.future.done() or (head.poll and head.clean
-                                      and head.received == self.received):
-                waiters.popleft()
-                if not head.future.done():
-                    head.future.set_exception(read_timeout())
+            future = head.future
+            if _done(future) or (head.poll and head.clean and head.received == self.received):
+                _popleft(waiters)
+                _reject(future, read_timeout())
                 if len(waiters):
                     self._progress = _monotonic()
-                    self._timer = self._loop.call_later(self._timeout_s, self._timer_cb)
+                    self._timer = _call_later(loop, self._timeout_s, callback)
                 return
         self.abort(read_timeout())
 
     # -- the end ---------------------------------------------------------------------
-    @cython.critical_section
-    def abort(self, exc, rest=None):
+    cpdef abort(self, exc, rest=None):
         """Give the connection up: every waiter fails with (a copy of) ``exc``
         (``rest`` for all but the first)."""
-        transport = self._transport
-        self._end(exc, rest)
+        with cython.critical_section(self):
+            transport = self._transport
+            self._end(exc, rest)
         if transport is not None:
             transport.abort()
 
-    @cython.critical_section
     def close(self):
         """Our own close: queued writes still go out, then the transport closes;
         every waiter fails with ``Connection Gone``."""
-        if self._out and self._lost is None:
-            self._flush()
-        transport = self._transport
-        self._end(gone(), None)
-        self._drop_reader()
+        with cython.critical_section(self):
+            if self._out and self._lost is None:
+                self._flush()
+            transport = self._transport
+            self._end(gone(), None)
+            self._drop_reader()
         if transport is not None:
             transport.close()
 
-    @cython.critical_section
-    def _end(self, exc, rest=None):
+    # The three below run under the caller's section.
+    cdef int _end(self, exc, rest) except -1:
         """The stream is over: every waiter fails with ``exc`` (``rest``, if
         given, for all but the first), later requests raise ``exc``."""
         if self._lost is not None:
-            return
+            return 0
         self._lost = exc
         self.open = False
         if self._timer is not None:
@@ -575,25 +638,24 @@ cdef class CommandProtocol:
         self._wake_idle()
         self._wake_drain()
         self._on_end()
+        return 0
 
-    @cython.critical_section
-    def _drop_reader(self):
+    cdef int _drop_reader(self) except -1:
         self._reader = None
         self._feed = self._gets = None
+        return 0
 
-    @cython.critical_section
-    def _wake_drain(self):
+    cdef int _wake_drain(self) except -1:
         waiters, self._drain = self._drain, []
         for future in waiters:
-            if not future.done():
-                future.set_result(None)
+            _resolve(future, None)
+        return 0
 
     @cython.critical_section
-    def _wake_idle(self):
+    cpdef _wake_idle(self):
         waiters, self._idle_waiters = self._idle_waiters, []
         for future in waiters:
-            if not future.done():
-                future.set_result(None)
+            _resolve(future, None)
 
 
 cdef inline int _kind(tuple args) except -2:
@@ -640,18 +702,19 @@ cdef class Request:
         it = self._it = self._target._start_c(self._args)
         return it
 
-    @cython.critical_section
     def send(self, value):
-        it = self._it
-        if it is None:
-            it = self.__await__()
+        with cython.critical_section(self):
+            it = self._it
+            if it is None:
+                it = self._it = self._target._start_c(self._args)
         return it.send(value)
 
-    @cython.critical_section
     def throw(self, typ, val=None, tb=None):
-        it = self._it
+        with cython.critical_section(self):
+            it = self._it
+            if it is None:
+                self._it = _STOPPED
         if it is None:
-            self._it = _STOPPED
             if val is None:
                 raise typ
             raise val
@@ -698,18 +761,21 @@ cdef class ConnectionRequester(_Target):
     def _start(self, tuple args):
         return self._start_c(args)
 
-    @cython.critical_section
     cdef object _start_c(self, tuple args):
-        if self._proto.open:
-            return iter(self._queue(args))
-        return self._conn._execute_slow(args).__await__()
+        with cython.critical_section(self):
+            if self._proto.open:
+                return iter(self._queue(args))
+            conn = self._conn
+        return conn._execute_slow(args).__await__()
 
-    @cython.critical_section
     cpdef object _queue(self, tuple args):
         """Queue the command on the open connection; the Future of its reply."""
-        future = self._proto.request(args)
-        if _kind(args) == _BLOCKING:
-            future.add_done_callback(self._conn._cancel_closes)
+        with cython.critical_section(self):
+            future = self._proto.request(args)
+            if _kind(args) != _BLOCKING:
+                return future
+            conn = self._conn
+        future.add_done_callback(conn._cancel_closes)
         return future
 
 
