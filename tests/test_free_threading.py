@@ -1,5 +1,6 @@
 """Threads sharing pyredis objects: a Pool (made to be shared) and, as misuse,
-one Reader and one CommandBuffer (each is per-thread).
+one Reader, one CommandBuffer (each is per-thread) and one asyncio
+CommandProtocol (per event loop).
 
 The misuse tests hold the line the modules' docstrings draw: sharing a
 per-thread object may give exceptions or mixed-up results, never a crash or
@@ -8,6 +9,7 @@ On a free-threaded build these run with the GIL off (the test workflow sets
 PYTHON_GIL=0 for them); with the GIL they switch threads as often as it lets
 them.  Names carry "stress" or "sixteen_threads": the workflow selects them so.
 """
+import asyncio
 import sys
 import threading
 
@@ -154,3 +156,76 @@ def test_stress_two_threads_add_to_one_command_buffer(twin, often):
         keys = {c[1] for c in commands}
         assert len(commands) == len(keys) == 2 * rounds
     # (the pure twin may lose or repeat a command added during a take())
+
+
+class _Transport:
+    """Takes every write; the stress test below needs nothing else of it."""
+
+    def write(self, data):
+        pass
+
+    def abort(self):
+        pass
+
+    close = pause_reading = resume_reading = abort
+
+
+def test_stress_two_threads_drive_one_command_protocol(twin, often):
+    module = twin.load("pyredis.connection._protocol")
+    loop = asyncio.new_event_loop()  # never run: futures and call_soon only queue
+    loop.set_exception_handler(lambda loop, context: None)  # failed futures nobody awaits
+    proto = module.CommandProtocol(None, lambda push: None, lambda: None)
+    rounds = 2000
+
+    def reopen():
+        proto.__init__(None, lambda push: None, lambda: None)
+        proto.prepare(loop, None)
+        proto.connection_made(_Transport())
+        proto.set_ready()
+
+    def replies(i):  # the loop's thread: replies, timer and flush callbacks, reconnects
+        for n in range(i % 3 + 1):
+            proto.data_received(b"+OK\r\n" if n % 2 else b">2\r\n+m\r\n:1\r\n$2\r\nhi\r\n")
+        if i % 7 == 0:
+            proto._on_timer()
+            proto._flush()
+        if i % 50 == 0:
+            proto.transport = _Transport()
+            if proto.lost is not None:
+                reopen()
+
+    def requests(i):  # another thread misusing the same object
+        if proto.lost is not None:
+            reopen()
+        proto.request(("GET", "k%d" % i))
+        if i % 5 == 0:
+            proto.send_many(b"*1\r\n$4\r\nPING\r\n", 1, [])
+        if i % 11 == 0:
+            proto.request_many(b"", 0, None)
+            proto.when_idle()
+            proto.drain_waiter()
+        if i % 97 == 0:
+            proto.abort(RuntimeError("misuse"))
+            proto.forget()
+
+    done = []
+
+    def worker(n):
+        step = (replies, requests)[n]
+        for i in range(rounds):
+            try:
+                step(i)
+            except Exception:
+                pass  # misuse may raise (connection given up, a reply out of step)
+        done.append(n)
+
+    try:
+        reopen()
+        assert run_threads(2, worker) == [] and sorted(done) == [0, 1]
+        # Whatever the threads left, the object still works as one connection.
+        reopen()
+        future = proto.request(("GET", "k"))
+        proto.data_received(b"$1\r\nv\r\n")
+        assert future.result() == b"v" and not proto.waiters and proto.lost is None
+    finally:
+        loop.close()

@@ -42,9 +42,13 @@ messages).  One ``CommandProtocol`` per connection, mixed into
 run as a task, as with a coroutine); ``ConnectionRequester`` is
 AsyncConnection's ``execute``; ``SharedDispatch`` is an AsyncBasePool's.
 
-Free threading: as in the compiled twin, every object belongs to one event
-loop and is used from that loop's thread; threads each running a loop need
-one connection or pool per loop.
+Free threading: every object here belongs to one event loop and is used
+from that loop's thread, as asyncio's own transports and futures are;
+threads each running a loop need one connection or pool per loop.  Misuse
+(a loop in another thread, a callback run through ``call_soon_threadsafe``
+racing user code) gives exceptions or replies out of step, never freed
+memory: here the interpreter guards every attribute store, the compiled
+twin takes critical sections for it.
 """
 import logging
 from asyncio import Future
