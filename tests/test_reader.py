@@ -506,6 +506,9 @@ RESP3_CASES = [
     (b">3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$2\r\nhi\r\n", [("push", [b"message", b"ch", b"hi"])]),
     (b">0\r\n", [("push", [])]),
     (b"*1\r\n>1\r\n:1\r\n", [[("push", [1])]]),
+    # a map header as long as the next line, inside an array of arrays
+    (b"%2\r\n:1\r\n:2\r\n:3\r\n:4\r\n*1\r\n*1\r\n%2\r\n:1\r\n:2\r\n:3\r\n:4\r\n",
+     [{1: 2, 3: 4}, [[{1: 2, 3: 4}]]]),
 ]
 
 
@@ -861,15 +864,16 @@ def test_an_unterminated_line_is_checked_with_the_bytes_fed_after_it(Reader):
 @pytest.mark.parametrize("bad, kwargs", [
     (b"+x\ry\r\n", {}), (b"-x\ry\r\n", {}), (b": 5\r\n", {}), (b":+5\r\n", {}),
     (b":1_0\r\n", {}), (b"+abcd\r\n", {"max_line_length": 3}),
-    (b":1234\r\n", {"max_line_length": 3}),
+    (b":1234\r\n", {"max_line_length": 3}), (b"\x00x\r\n", {}), (b"\x001\r\n", {}),
 ])
 @pytest.mark.parametrize("before, after", [
     (b"+a\r\n", b"+b\r\n+c\r\n"),           # a top-level reply with replies after it
     (b"*3\r\n", b":1\r\n:2\r\n"),            # an array's first elements
-    (b"*2\r\n*2\r\n:1\r\n", b":2\r\n"),     # an array inside an array
+    (b"*2\r\n*1\r\n", b":2\r\n"),            # an array inside an array
 ])
 def test_bad_lines_are_rejected_wherever_they_come(Reader, bad, kwargs, before, after):
     r = Reader(**kwargs)
+    assert len(replies(r, before + b":0\r\n" + after)) in (1, 4)  # well-formed, same headers
     r.feed(before + bad + after)
     if before == b"+a\r\n":
         assert r.gets() == b"a"
@@ -1279,6 +1283,7 @@ def test_bulk_array_followed_by_more_replies(fast_path_reader, case):
 
 def test_nested_array_ending_in_an_unterminated_payload(Reader):
     r = Reader(notEnoughData=MISSING)
+    assert replies(r, b"*2\r\n*1\r\n$3\r\nfoo\r\n:1\r\n", MISSING) == [[[b"foo"], 1]]  # whole
     r.feed(b"*2\r\n*1\r\n$3\r\nfoo")
     assert r.gets() is MISSING
     r.feed(b"\r\n:1\r\n")
@@ -1286,8 +1291,8 @@ def test_nested_array_ending_in_an_unterminated_payload(Reader):
 
 
 def test_bulk_payloads_holding_crlf_after_other_replies(Reader):
-    data = b"+a\r\n$2\r\n\r\n\r\n$4\r\n\r\n\r\n\r\n$2\r\nab\r\n+b\r\n+c\r\n"
-    expected = [b"a", b"\r\n", b"\r\n\r\n", b"ab", b"b", b"c"]
+    data = b"$2\r\nab\r\n+a\r\n$2\r\n\r\n\r\n$4\r\n\r\n\r\n\r\n$2\r\nab\r\n+b\r\n+c\r\n"
+    expected = [b"ab", b"a", b"\r\n", b"\r\n\r\n", b"ab", b"b", b"c"]
     assert parse(Reader, data) == expected
     if hiredis is not None:
         assert parse_hiredis(data) == expected
