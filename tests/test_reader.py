@@ -169,8 +169,10 @@ def test_unknown_codec_names_fail_at_construction_like_hiredis(Reader):
         Reader(encoding="no-such-codec")
     with pytest.raises(LookupError):
         Reader(encoding="utf-8", errors="no-such-handler")
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="^encoding must be a str or None, not 'bytes'$"):
         Reader(encoding=b"utf-8")
+    with pytest.raises(TypeError, match="^errors must be a str or None, not 'int'$"):
+        Reader(encoding="utf-8", errors=1)
     if hiredis is not None:
         with pytest.raises(LookupError):
             hiredis.Reader(encoding="no-such-codec")
@@ -198,6 +200,20 @@ def test_subclass_that_skips_init_still_parses(Reader):
     reply = r.gets()
     assert reply[0] == 1 and type(reply[1]) is ReplyError
     assert r.gets() is False
+
+
+def test_subclass_that_skips_init_has_the_default_line_limit(Reader):
+    class Lazy(Reader):
+        def __init__(self):
+            pass
+
+    limit = _types.DEFAULT_MAX_LINE_LENGTH
+    r = Lazy()
+    r.feed(b"+" + b"x" * limit + b"\r\n")
+    assert len(r.gets()) == limit
+    r.feed(b"+" + b"x" * (limit + 1) + b"\r\n")
+    with pytest.raises(ProtocolError, match="longer than %d bytes" % limit):
+        r.gets()
 
 
 # -- feed ----------------------------------------------------------------------
@@ -228,7 +244,7 @@ def test_feed_rejects_non_buffers(Reader, bad):
 
 
 def test_feed_rejects_non_contiguous_buffers(Reader):
-    with pytest.raises(TypeError, match="contiguous"):
+    with pytest.raises(TypeError, match="^%s$" % _types.MSG_NOT_CONTIGUOUS):
         Reader().feed(memoryview(b"+ok\r\n+ok\r\n")[::2])
 
 
@@ -391,6 +407,24 @@ def test_idle_buffer_above_maxbuf_is_released(Reader):
     assert _traced_after_consuming(Reader, 64 * 1024, 4 << 20) < 256 * 1024
 
 
+def test_idle_buffer_is_released_after_several_replies(Reader):
+    r = Reader()
+    r.setmaxbuf(16 * 1024)
+    bulk = b"$60000\r\n" + b"x" * 60000 + b"\r\n"
+    r.feed(bulk)
+    assert len(r.gets()) == 60000  # a size seen before
+    tracemalloc.start()
+    try:
+        r.feed(b"+a\r\n" + bulk)
+        assert r.gets() == b"a"
+        assert len(r.gets()) == 60000
+        gc.collect()
+        kept = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    assert kept < 16 * 1024
+
+
 def test_maxbuf_zero_keeps_the_compiled_buffer(twin, Reader):
     kept = _traced_after_consuming(Reader, 0, 4 << 20)
     if twin.compiled:
@@ -472,6 +506,9 @@ RESP3_CASES = [
     (b">3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$2\r\nhi\r\n", [("push", [b"message", b"ch", b"hi"])]),
     (b">0\r\n", [("push", [])]),
     (b"*1\r\n>1\r\n:1\r\n", [[("push", [1])]]),
+    # a map header as long as the next line, inside an array of arrays
+    (b"%2\r\n:1\r\n:2\r\n:3\r\n:4\r\n*1\r\n*1\r\n%2\r\n:1\r\n:2\r\n:3\r\n:4\r\n",
+     [{1: 2, 3: 4}, [[{1: 2, 3: 4}]]]),
 ]
 
 
@@ -480,6 +517,11 @@ def test_resp3(Reader, data, expected):
     assert [normalize(v) for v in parse(Reader, data)] == expected
     if hiredis is not None:
         assert [normalize(v) for v in parse_hiredis(data)] == expected
+
+
+def test_doubles_accept_infinity_spelled_out(Reader):
+    data = b",INFINITY\r\n,-Infinity\r\n,infinity\r\n"
+    assert parse(Reader, data) == [math.inf, -math.inf, math.inf]
 
 
 def test_push_is_a_push_notification(Reader):
@@ -762,6 +804,12 @@ BAD_STREAMS = [
     (b"=2\r\nab\r\n", "verbatim"),
     (b"=5\r\ntxtxx\r\n", "verbatim"),
     (b"*2\r\n:1\r\n?\r\n", "unknown reply type"),
+    (b"\r\n+OK\r\n", "unknown reply type byte b'\\\\r'"),  # its line ends at the next '\r\n'
+    (b"\r\n+OK\r", "unknown reply type byte b'\\\\r'"),    # may end there
+    (b"\r\n+O\rK", "not followed by '\\\\n' in a b'\\\\r' line"),
+    (b":\r1\r\n", "not followed by '\\\\n' in a b':' line"),
+    (b"-a\rb\r\n", "not followed by '\\\\n' in a b'-' line"),
+    (b"$3\r\nab\r\n+OK\r\n", "bulk string payload of 3 bytes not followed by"),  # not 'ab'
 ]
 
 
@@ -811,6 +859,33 @@ def test_an_unterminated_line_is_checked_with_the_bytes_fed_after_it(Reader):
     r.feed(b"$")
     with pytest.raises(ProtocolError, match="not followed by '\\\\n' in a b'a' line"):
         r.gets()
+
+
+@pytest.mark.parametrize("bad, kwargs", [
+    (b"+x\ry\r\n", {}), (b"-x\ry\r\n", {}), (b": 5\r\n", {}), (b":+5\r\n", {}),
+    (b":1_0\r\n", {}), (b"+abcd\r\n", {"max_line_length": 3}),
+    (b":1234\r\n", {"max_line_length": 3}), (b"\x00x\r\n", {}), (b"\x001\r\n", {}),
+])
+@pytest.mark.parametrize("before, after", [
+    (b"+a\r\n", b"+b\r\n+c\r\n"),           # a top-level reply with replies after it
+    (b"*3\r\n", b":1\r\n:2\r\n"),            # an array's first elements
+    (b"*2\r\n*1\r\n", b":2\r\n"),            # an array inside an array
+])
+def test_bad_lines_are_rejected_wherever_they_come(Reader, bad, kwargs, before, after):
+    r = Reader(**kwargs)
+    top_level = before == b"+a\r\n"
+    assert len(replies(r, before + b":0\r\n" + after)) == (4 if top_level else 1)  # same headers
+    r.feed(before + bad + after)
+    if top_level:
+        assert r.gets() == b"a"
+    with pytest.raises(ProtocolError):
+        r.gets()
+
+
+def test_bulk_length_limit_is_inclusive(Reader):
+    r = Reader(notEnoughData=MISSING)
+    r.feed(b"$%d\r\n" % MAX_BULK_LEN)
+    assert r.gets() is MISSING  # waits for the payload
 
 
 def test_missing_crlf_after_bulk_is_an_error_unlike_hiredis(Reader):
@@ -1052,6 +1127,35 @@ def test_unterminated_line_is_searched_once(Reader, type_byte):
     assert r.gets() == b"after"
 
 
+def test_unterminated_line_fed_in_three_pieces_after_a_reply(Reader):
+    r = Reader(notEnoughData=MISSING)
+    r.feed(b"+A\r\n+OK")
+    assert r.gets() == b"A"
+    assert r.gets() is MISSING
+    r.feed(b"more")
+    assert r.gets() is MISSING
+    r.feed(b"\r\n")
+    assert r.gets() == b"OKmore"
+
+
+def test_waiting_for_a_payload_does_not_look_at_it_again(Reader):
+    """A gets() with too few new bytes to finish the payload does constant work,
+    however much of it is buffered (a deterministic count of the calls made)."""
+    r = Reader(notEnoughData=MISSING)
+    r.feed(b"$%d\r\n" % (4 * 2000 + 10) + b"ab\r\n" * 2000)
+    assert r.gets() is MISSING
+    for _ in range(3):
+        r.feed(b"x")
+        events = []
+        sys.setprofile(lambda frame, event, arg: events.append(event))
+        try:
+            reply = r.gets()
+        finally:
+            sys.setprofile(None)
+        assert reply is MISSING
+        assert len(events) < 50
+
+
 def test_unterminated_line_cut_before_a_bad_cr(Reader):
     r = Reader(notEnoughData=MISSING)
     r.feed(b"+x\r\n+ab\rc")
@@ -1178,6 +1282,23 @@ def test_bulk_array_followed_by_more_replies(fast_path_reader, case):
     assert not fast_path_reader.has_data()
 
 
+def test_nested_array_ending_in_an_unterminated_payload(Reader):
+    r = Reader(notEnoughData=MISSING)
+    assert replies(r, b"*2\r\n*1\r\n$3\r\nfoo\r\n:1\r\n", MISSING) == [[[b"foo"], 1]]  # whole
+    r.feed(b"*2\r\n*1\r\n$3\r\nfoo")
+    assert r.gets() is MISSING
+    r.feed(b"\r\n:1\r\n")
+    assert r.gets() == [[b"foo"], 1]
+
+
+def test_bulk_payloads_holding_crlf_after_other_replies(Reader):
+    data = b"$2\r\nab\r\n+a\r\n$2\r\n\r\n\r\n$4\r\n\r\n\r\n\r\n$2\r\nab\r\n+b\r\n+c\r\n"
+    expected = [b"ab", b"a", b"\r\n", b"\r\n\r\n", b"ab", b"b", b"c"]
+    assert parse(Reader, data) == expected
+    if hiredis is not None:
+        assert parse_hiredis(data) == expected
+
+
 @pytest.mark.parametrize("case", range(len(FAST_PATH_CASES)))
 def test_bulk_array_decoded(Reader, case):
     wire, model = FAST_PATH_CASES[case]
@@ -1232,6 +1353,46 @@ def test_failing_reply_error_factory_leaves_a_consistent_reader(Reader):
         r.gets()
     reply = r.gets()  # retried from where it stopped: nothing lost or doubled
     assert reply[0] == 1 and reply[1].args == ("e",) and reply[2] == 3
+
+
+def _flaky_handler(*outcomes):
+    """A codec error handler that raises ``outcomes`` in turn (None: the
+    exception being handled), then replaces."""
+    pending = list(outcomes)
+
+    def handler(exc):
+        if pending:
+            raise pending.pop(0) or exc
+        return "?", exc.end
+
+    return handler
+
+
+def test_failing_codec_error_handler_leaves_a_consistent_reader(Reader):
+    import codecs
+
+    codecs.register_error("test-reader-flaky", _flaky_handler(RuntimeError("handler failed")))
+    r = Reader(encoding="utf-8", errors="test-reader-flaky")
+    r.feed(b"*3\r\n+\xff\r\n+b\r\n+c\r\n+d\r\n+e\r\n")
+    with pytest.raises(RuntimeError, match="handler failed"):
+        r.gets()
+    assert r.gets(False) == [b"\xff", b"b", b"c"]  # retried: still inside the array
+    assert r.gets(False) == b"d"
+    assert r.gets() == "e"
+
+
+def test_failing_codec_error_handler_keeps_an_earlier_decode_error(Reader):
+    import codecs
+
+    codecs.register_error("test-reader-flaky-2", _flaky_handler(None, RuntimeError("handler failed")))
+    r = Reader(encoding="utf-8", errors="test-reader-flaky-2")
+    # the attribute's key fails to decode; then the handler fails on the reply
+    r.feed(b"|1\r\n+\xff\r\n:1\r\n+\xff\r\n+x\r\n+y\r\n+z\r\n")
+    with pytest.raises(RuntimeError, match="handler failed"):
+        r.gets()
+    with pytest.raises(UnicodeDecodeError):  # raised in place of the reply
+        r.gets(False)
+    assert r.gets(False) == b"x"
 
 
 def test_gets_cannot_be_reentered(Reader):
