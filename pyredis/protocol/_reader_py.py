@@ -263,10 +263,7 @@ class Reader:
 
     def len(self):
         """Bytes fed and not yet consumed by a returned reply."""
-        li = self._li
-        if li < self._left_li:  # the window was rebuilt: count afresh
-            self._left_li = 0
-            self._left = sum(map(len, self._lines)) + 2 * self._nl
+        li = self._li  # never below _left_li: a new window resets both to 0
         if li > self._left_li:  # amortized: each line is counted once
             done = self._lines[self._left_li:li]
             self._left -= sum(map(len, done)) + 2 * len(done)
