@@ -28,13 +28,13 @@ attributes that only this module sets are read-only from Python here.
 cimport cython
 from cpython.object cimport PyObject_Call
 
-import logging
 from asyncio import Future
 from collections import deque
 from time import monotonic
 
 from pyredis.connection.dedicated import BLOCKING, KIND_CACHE, ORDINARY, command_kind
 from pyredis.connection.errors import gone, read_timeout, stream_lost, unsolicited, write_failed
+from pyredis.connection.settings import NOT_ENOUGH, deliver_push
 from pyredis.exceptions import PyRedisConnClosed, PyRedisConnError
 from pyredis.protocol import Reader, pack_args
 from pyredis.protocol._types import PushNotification
@@ -42,9 +42,6 @@ from pyredis.protocol._types import PushNotification
 __all__ = ["CommandProtocol", "Request", "ConnectionRequester", "SharedDispatch",
            "NOT_ENOUGH", "IDLE_LIMIT", "UNREAD_LIMIT", "WRITE_NOW"]
 
-_log = logging.getLogger("pyredis")
-
-NOT_ENOUGH = object()
 cdef object _NOT_ENOUGH = NOT_ENOUGH
 
 IDLE_LIMIT = 1 << 20
@@ -552,12 +549,7 @@ cdef class CommandProtocol:
         return 0
 
     cdef int _push(self, object reply) except -1:
-        handler = self._push_handler
-        if handler is not None:
-            try:
-                handler(reply)
-            except Exception:
-                _log.exception("push_handler %r failed; the push is dropped", handler)
+        deliver_push(self._push_handler, reply)
         return 0
 
     # -- read timeout ------------------------------------------------------------

@@ -50,24 +50,19 @@ racing user code) gives exceptions or replies out of step, never freed
 memory: here the interpreter guards every attribute store, the compiled
 twin takes critical sections for it.
 """
-import logging
 from asyncio import Future
 from collections import deque
 from time import monotonic
 
 from pyredis.connection.dedicated import BLOCKING, KIND_CACHE, ORDINARY, command_kind
 from pyredis.connection.errors import gone, read_timeout, stream_lost, unsolicited, write_failed
+from pyredis.connection.settings import NOT_ENOUGH, deliver_push
 from pyredis.exceptions import PyRedisConnClosed, PyRedisConnError
 from pyredis.protocol import Reader, pack_args
 from pyredis.protocol._types import PushNotification
 
 __all__ = ["CommandProtocol", "Request", "ConnectionRequester", "SharedDispatch",
            "NOT_ENOUGH", "IDLE_LIMIT", "UNREAD_LIMIT", "WRITE_NOW"]
-
-_log = logging.getLogger("pyredis")
-
-# The Reader's "no complete reply yet" (RESP3 #f is False: a value, D4).
-NOT_ENOUGH = object()
 
 IDLE_LIMIT = 1 << 20     # request mode: bytes of an unfinished unsolicited frame tolerated
 UNREAD_LIMIT = 4 << 20   # stream mode: unread bytes buffered before reading pauses
@@ -407,12 +402,7 @@ class CommandProtocol:
             self.abort(unsolicited())
 
     def _push(self, reply):
-        handler = self.push_handler
-        if handler is not None:
-            try:
-                handler(reply)
-            except Exception:
-                _log.exception("push_handler %r failed; the push is dropped", handler)
+        deliver_push(self.push_handler, reply)
 
     # -- read timeout ------------------------------------------------------------
     def _on_timer(self):
