@@ -114,6 +114,8 @@ class AsyncSentinelPool(
 
     _cluster = False
     _close_on_err = True
+    _client_class = AsyncClient
+    _client_lookup = True  # pyredis.pool.AsyncClient at each connect, as upstream
     _locator_class = _AsyncLocator
     # Looked up when the pool is made, in pyredis.pool, as upstream did.
     _sentinel_class = property(lambda self: pyredis.pool.AsyncSentinelClient)
@@ -130,7 +132,7 @@ class AsyncSentinelPool(
             except PyRedisConnError as exc:  # no sentinel answered / no usable replica
                 error = exc
                 continue
-            factory = pyredis.pool.AsyncClient  # looked up now, as upstream did
+            factory = self._client_factory()
             if factory is not AsyncClient:  # a test double in its place
                 return factory(**self._client_kwargs(address))
             client = _AsyncNodeClient(locator, address, not self._slave_ok,

@@ -59,6 +59,8 @@ class AsyncSentinelHashPool(
 
     _cluster = True
     _close_on_err = True
+    _client_class = AsyncHashClient
+    _client_lookup = True  # pyredis.pool.AsyncHashClient at each connect, as upstream
     _locator_class = _AsyncLocator
     # Looked up when the pool is made, in pyredis.pool, as upstream did.
     _sentinel_class = property(lambda self: pyredis.pool.AsyncSentinelClient)
@@ -75,7 +77,7 @@ class AsyncSentinelHashPool(
             except PyRedisConnError as exc:  # no sentinel answered / no usable replica
                 error = exc
                 continue
-            factory = pyredis.pool.AsyncHashClient  # looked up now, as upstream did
+            factory = self._client_factory()
             if factory is not AsyncHashClient:  # a test double in its place
                 return factory(buckets=addresses, **self._client_kwargs())
             return _AsyncBucketsClient(self._locators, not self._slave_ok, addresses,
